@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -82,7 +84,9 @@ func DefaultConfig() *Config {
 }
 
 func (c *Config) setDefaults() {
-	c.APIVersion, c.Kind = ConfigAPIVersion, ConfigKind
+	if c.APIVersion == "" && c.Kind == "" {
+		c.APIVersion, c.Kind = ConfigAPIVersion, ConfigKind
+	}
 	if c.Agents.Selector == nil {
 		c.Agents.Selector = &metav1.LabelSelector{MatchLabels: map[string]string{DefaultAgentLabel: "true"}}
 	}
@@ -106,8 +110,16 @@ func (c *Config) setDefaults() {
 // problem with the full path of the offending key.
 func ParseConfig(data []byte) (*Config, error) {
 	c := &Config{}
-	if err := yaml.UnmarshalStrict(data, c); err != nil {
+	js, err := yaml.YAMLToJSON(data)
+	if err != nil {
 		return nil, fmt.Errorf("invalid PolicyConfig: %w", err)
+	}
+	strictErrs, err := sigsjson.UnmarshalStrict(js, c)
+	if err != nil {
+		return nil, fmt.Errorf("invalid PolicyConfig: %w", err)
+	}
+	if len(strictErrs) > 0 {
+		return nil, fmt.Errorf("invalid PolicyConfig: %w", errors.Join(strictErrs...))
 	}
 	c.setDefaults()
 	if errs := c.Validate(); len(errs) > 0 {

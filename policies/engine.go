@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -230,4 +231,19 @@ func (e *Engine) exemptions(w *Workload, report *Report) func(rule string) bool 
 		}
 	}
 	return func(rule string) bool { return rules["*"] || rules[rule] }
+}
+
+// MutateAgentTolerations adds the configured control-plane tolerations to an
+// agent DaemonSet that is not exempt and whose rule is not Off. It edits the
+// object in place and returns the tolerations it added (none when nothing
+// changed); a second call adds nothing.
+func (e *Engine) MutateAgentTolerations(ds *appsv1.DaemonSet) []corev1.Toleration {
+	w, _ := NewWorkload(ds)
+	if !e.config.IsAgent(&ds.ObjectMeta) || e.config.ActionFor(ruleByID[RuleAgentTolerations], w.Namespace()) == ActionOff {
+		return nil
+	}
+	if e.exemptions(w, &Report{})(RuleAgentTolerations) {
+		return nil
+	}
+	return AddAgentTolerations(&ds.Spec.Template.Spec, e.config.ControlPlaneTaints)
 }

@@ -1,7 +1,10 @@
 package policies
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -22,6 +25,25 @@ const (
 	// ActionOff disables a rule.
 	ActionOff Action = "Off"
 )
+
+// UnmarshalJSON reads an action. YAML 1.1 reads an unquoted `Off` as the
+// boolean false, so false is accepted as Off rather than surprising the
+// operator who wrote `action: Off`.
+func (a *Action) UnmarshalJSON(data []byte) error {
+	switch string(data) {
+	case "false":
+		*a = ActionOff
+		return nil
+	case "true":
+		return fmt.Errorf("invalid action true: use one of %s", strings.Join(configurableActions, ", "))
+	}
+	var s string
+	if err := json.Unmarshal(data, &s); err != nil {
+		return fmt.Errorf("invalid action %s: use one of %s", data, strings.Join(configurableActions, ", "))
+	}
+	*a = Action(s)
+	return nil
+}
 
 // configurableActions are the actions a PolicyConfig may set for a rule.
 var configurableActions = []string{string(ActionDeny), string(ActionWarn), string(ActionAudit), string(ActionOff)}

@@ -1,0 +1,82 @@
+package policies
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+)
+
+func TestParseConfig(t *testing.T) {
+	head := "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n"
+	tests := []struct {
+		name    string
+		doc     string
+		wantErr string
+	}{
+		{name: "the minimal document is valid", doc: head},
+		{
+			name: "a full document is valid",
+			doc: head + `agents:
+  selector: {matchLabels: {team: infra}}
+  namespaces: [monitoring, logging]
+controlPlaneTaints:
+- {key: node-role.kubernetes.io/control-plane, effect: NoSchedule}
+rules:
+  statefulset-service-missing:
+    action: Deny
+    namespaces: {legacy: Warn}
+exemptions:
+  namespaces: [kube-system]
+  allowAnnotations: false
+`,
+		},
+		{name: "an unknown key is an error that names it", doc: head + "rulez: {}\n", wantErr: `unknown field "rulez"`},
+		{name: "an unknown nested key is an error", doc: head + "agents:\n  selectr: {}\n", wantErr: `unknown field "agents.selectr"`}, {name: "an unquoted Off is read as Off", doc: head + "rules:\n  statefulset-service-name: {action: Off}\n"},
+		{name: "a wrong apiVersion is refused", doc: "apiVersion: v1\nkind: PolicyConfig\n", wantErr: `apiVersion: Unsupported value: "v1": supported values: "setwarden.dev/v1alpha1"`},
+		{name: "an unknown rule ID is refused with the valid ones", doc: head + "rules:\n  no-such-rule: {action: Deny}\n", wantErr: `rules[no-such-rule]: Unsupported value: "no-such-rule": supported values: "agent-tolerations"`},
+		{name: "an unknown action is refused", doc: head + "rules:\n  statefulset-service-name: {action: Block}\n", wantErr: `rules[statefulset-service-name].action: Unsupported value: "Block": supported values: "Deny", "Warn", "Audit", "Off"`},
+		{name: "Mutate is not a configurable action", doc: head + "rules:\n  agent-tolerations: {action: Mutate}\n", wantErr: `rules[agent-tolerations].action: Unsupported value: "Mutate"`},
+		{name: "a bad per-namespace action is refused", doc: head + "rules:\n  statefulset-service-name:\n    namespaces: {team-a: deny}\n", wantErr: `rules[statefulset-service-name].namespaces[team-a]: Unsupported value: "deny"`},
+		{name: "a bad taint effect is refused", doc: head + "controlPlaneTaints:\n- {key: a, effect: Never}\n", wantErr: `controlPlaneTaints[0].effect: Unsupported value: "Never"`},
+		{name: "a bad agent selector is refused", doc: head + "agents:\n  selector: {matchLabels: {\"bad key!\": x}}\n", wantErr: `agents.selector.matchLabels: Invalid value: "bad key!"`},
+		{name: "a bad namespace name is refused", doc: head + "exemptions:\n  namespaces: [Kube_System]\n", wantErr: `exemptions.namespaces[0]: Invalid value: "Kube_System"`},
+		{name: "a document that is not YAML is refused", doc: "{", wantErr: "invalid PolicyConfig"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.doc))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("got error %v, want one containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg, err := ParseConfig([]byte("apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := DefaultConfig()
+	if diff := cmp.Diff(def.ControlPlaneTaints, cfg.ControlPlaneTaints); diff != "" {
+		t.Errorf("defaults differ: %s", diff)
+	}
+	want := []TaintConfig{
+		{Key: "node-role.kubernetes.io/control-plane", Effect: corev1.TaintEffectNoSchedule},
+		{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule},
+	}
+	if diff := cmp.Diff(want, def.ControlPlaneTaints); diff != "" {
+		t.Errorf("default taints differ: %s", diff)
+	}
+	if diff := cmp.Diff([]string{"kube-system", "setwarden-system"}, def.Exemptions.Namespaces); diff != "" {
+		t.Errorf("default exempt namespaces differ: %s", diff)
+	}
+	if !*def.Exemptions.AllowAnnotations {
+		t.Errorf("annotation exemptions should be allowed by default")
+	}
+}
