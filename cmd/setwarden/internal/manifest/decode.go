@@ -1,0 +1,161 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
+)
+
+// decoders are the kinds setwarden decodes into typed objects: the workloads
+// the engine evaluates, and the Services and Nodes that form the cluster view.
+var decoders = map[schema.GroupVersionKind]func() runtime.Object{
+	corev1.SchemeGroupVersion.WithKind("Pod"):                   func() runtime.Object { return &corev1.Pod{} },
+	corev1.SchemeGroupVersion.WithKind("ReplicationController"): func() runtime.Object { return &corev1.ReplicationController{} },
+	corev1.SchemeGroupVersion.WithKind("Service"):               func() runtime.Object { return &corev1.Service{} },
+	corev1.SchemeGroupVersion.WithKind("Node"):                  func() runtime.Object { return &corev1.Node{} },
+	appsv1.SchemeGroupVersion.WithKind("Deployment"):            func() runtime.Object { return &appsv1.Deployment{} },
+	appsv1.SchemeGroupVersion.WithKind("ReplicaSet"):            func() runtime.Object { return &appsv1.ReplicaSet{} },
+	appsv1.SchemeGroupVersion.WithKind("StatefulSet"):           func() runtime.Object { return &appsv1.StatefulSet{} },
+	appsv1.SchemeGroupVersion.WithKind("DaemonSet"):             func() runtime.Object { return &appsv1.DaemonSet{} },
+	batchv1.SchemeGroupVersion.WithKind("Job"):                  func() runtime.Object { return &batchv1.Job{} },
+	batchv1.SchemeGroupVersion.WithKind("CronJob"):              func() runtime.Object { return &batchv1.CronJob{} },
+}
+
+// builtinGroups are the API groups that served the decoded kinds in some
+// version. A decoded kind under another version of one of these groups (such
+// as apps/v1beta1 StatefulSet) is an error, because skipping it would pass a
+// workload unchecked. The same kind name in a foreign group (Knative's
+// serving.knative.dev Service) is a different kind and is only counted.
+var builtinGroups = map[string]bool{"": true, "apps": true, "extensions": true, "batch": true}
+
+// maxListDepth bounds nested Lists, so a hostile input cannot recurse forever.
+const maxListDepth = 8
+
+// header is the part of every object the reader needs before picking a type.
+type header struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Metadata   struct {
+		Name      string `json:"name"`
+		Namespace string `json:"namespace"`
+	} `json:"metadata"`
+	Items []json.RawMessage `json:"items"`
+}
+
+// yamlLine finds the document-relative line in go-yaml's error messages.
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// decodeYAMLDocument converts one YAML document to JSON and adds its objects.
+// chunkLine is the file line of the chunk's first line, which go-yaml's line
+// numbers count from; src.Line is the line reported for the object.
+func (b *Bundle) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
+	j, err := yaml.YAMLToJSON(data)
+	if err != nil {
+		line := src.Line
+		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			n, _ := strconv.Atoi(m[1])
+			line = chunkLine + n - 1
+			msg = strings.Replace(msg, m[0], "line "+strconv.Itoa(line), 1)
+		}
+		b.addError(Source{File: src.File, Line: line}, "invalid YAML: %s", msg)
+		return
+	}
+	b.decodeObject(src, j, 0)
+}
+
+// decodeObject adds the object in one JSON value, flattening Lists.
+func (b *Bundle) decodeObject(src Source, data []byte, depth int) {
+	if t := bytes.TrimSpace(data); len(t) == 0 || bytes.Equal(t, []byte("null")) {
+		return // an empty or comment-only document
+	}
+	var h header
+	if err := json.Unmarshal(data, &h); err != nil {
+		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+			b.addError(src, "not a Kubernetes object: %s", describeDecodeError(err))
+		} else {
+			b.addError(src, "not a Kubernetes object: expected a mapping with apiVersion and kind")
+		}
+		return
+	}
+	if h.APIVersion == "" || h.Kind == "" {
+		b.addError(src, "not a Kubernetes object: apiVersion and kind are required")
+		return
+	}
+	gv, err := schema.ParseGroupVersion(h.APIVersion)
+	if err != nil {
+		b.addError(src, "%s %s: invalid apiVersion %q: %v", h.Kind, h.Metadata.Name, h.APIVersion, err)
+		return
+	}
+	if strings.HasSuffix(h.Kind, "List") && h.Items != nil {
+		b.decodeList(src, &h, depth)
+		return
+	}
+	doc := Document{Source: src, APIVersion: h.APIVersion, Kind: h.Kind,
+		Namespace: h.Metadata.Namespace, Name: h.Metadata.Name}
+	gvk := gv.WithKind(h.Kind)
+	newObj, ok := decoders[gvk]
+	if !ok {
+		if want, known := supportedVersion(gvk); known {
+			b.addError(src, "%s %s: unsupported apiVersion %q: setwarden reads %s as %s; update the manifest to the current API",
+				h.Kind, h.Metadata.Name, h.APIVersion, h.Kind, want)
+			return
+		}
+		b.Documents = append(b.Documents, doc) // counted, not evaluated
+		return
+	}
+	obj := newObj()
+	if err := json.Unmarshal(data, obj); err != nil {
+		b.addError(src, "%s %s: %s", h.Kind, h.Metadata.Name, describeDecodeError(err))
+		return
+	}
+	doc.Object = obj
+	b.Documents = append(b.Documents, doc)
+}
+
+// decodeList adds every item of a List. Items carry the List's line: the
+// conversion to JSON loses the items' own lines.
+func (b *Bundle) decodeList(src Source, h *header, depth int) {
+	if depth >= maxListDepth {
+		b.addError(src, "%s nested more than %d levels deep", h.Kind, maxListDepth)
+		return
+	}
+	for _, item := range h.Items {
+		b.decodeObject(src, item, depth+1)
+	}
+}
+
+// supportedVersion returns the apiVersion setwarden reads a built-in kind as,
+// and whether gvk names such a kind in a built-in group.
+func supportedVersion(gvk schema.GroupVersionKind) (string, bool) {
+	if !builtinGroups[gvk.Group] {
+		return "", false
+	}
+	for known := range decoders {
+		if known.Kind == gvk.Kind {
+			return known.GroupVersion().String(), true
+		}
+	}
+	return "", false
+}
+
+// describeDecodeError turns encoding/json's type errors into a field path
+// and what was expected, as kubectl users know them.
+func describeDecodeError(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	if errors.As(err, &typeErr) && typeErr.Field != "" {
+		return fmt.Sprintf("%s: cannot decode a %s into a %s", typeErr.Field, typeErr.Value, typeErr.Type)
+	}
+	return "cannot decode: " + strings.TrimPrefix(err.Error(), "json: ")
+}

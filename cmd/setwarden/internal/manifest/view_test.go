@@ -1,0 +1,105 @@
+package manifest
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/setwarden/setwarden/policies"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+func viewService(namespace, name, clusterIP string) Document {
+	return Document{Kind: "Service", Object: &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec:       corev1.ServiceSpec{ClusterIP: clusterIP},
+	}}
+}
+
+func viewNode(name string) Document {
+	return Document{Kind: "Node", Object: &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}}
+}
+
+func TestViewService(t *testing.T) {
+	docs := []Document{
+		viewService("data", "redis", "None"),
+		viewService("", "web", "10.0.0.1"),
+		viewService("data", "dup", "10.0.0.2"),
+		viewService("data", "dup", "None"),
+		{Kind: "ConfigMap"}, // untyped objects are ignored
+	}
+	tests := []struct {
+		name          string
+		namespace     string
+		svcName       string
+		wantFound     bool
+		wantClusterIP string
+	}{
+		{name: "a Service in the input is found in its namespace", namespace: "data", svcName: "redis", wantFound: true, wantClusterIP: "None"},
+		{name: "a Service with no namespace is found in default", namespace: "default", svcName: "web", wantFound: true, wantClusterIP: "10.0.0.1"},
+		{name: "an empty namespace in the lookup means default", namespace: "", svcName: "web", wantFound: true, wantClusterIP: "10.0.0.1"},
+		{name: "a Service of the same name in another namespace is not found", namespace: "other", svcName: "redis"},
+		{name: "a Service that is not in the input does not exist", namespace: "data", svcName: "missing"},
+		{name: "when a Service appears twice the last one wins", namespace: "data", svcName: "dup", wantFound: true, wantClusterIP: "None"},
+	}
+	v := NewView(docs)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, found, err := v.Service(tt.namespace, tt.svcName)
+			if err != nil {
+				t.Fatalf("Service() error = %v, want nil: the input is the whole world offline", err)
+			}
+			if found != tt.wantFound {
+				t.Fatalf("Service() found = %v, want %v", found, tt.wantFound)
+			}
+			if found && svc.Spec.ClusterIP != tt.wantClusterIP {
+				t.Errorf("Service() clusterIP = %q, want %q", svc.Spec.ClusterIP, tt.wantClusterIP)
+			}
+			if !found && svc != nil {
+				t.Errorf("Service() = %v, want nil when not found", svc)
+			}
+		})
+	}
+}
+
+func TestViewNodes(t *testing.T) {
+	tests := []struct {
+		name      string
+		docs      []Document
+		wantNames []string
+		wantErr   string
+	}{
+		{
+			name:    "an input without any Node has no node data",
+			docs:    []Document{viewService("data", "redis", "None")},
+			wantErr: "no Nodes in the input",
+		},
+		{
+			name:      "the Nodes of the input are listed in input order",
+			docs:      []Document{viewNode("worker-b"), viewService("data", "redis", "None"), viewNode("worker-a")},
+			wantNames: []string{"worker-b", "worker-a"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			nodes, err := NewView(tt.docs).Nodes()
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr || !errors.Is(err, policies.ErrNoData) {
+					t.Fatalf("Nodes() error = %v, want %q matching policies.ErrNoData", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Nodes() error = %v", err)
+			}
+			var names []string
+			for _, n := range nodes {
+				names = append(names, n.Name)
+			}
+			if !slices.Equal(names, tt.wantNames) {
+				t.Errorf("Nodes() = %v, want %v", names, tt.wantNames)
+			}
+		})
+	}
+}

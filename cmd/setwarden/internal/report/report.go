@@ -1,0 +1,191 @@
+// Package report collects the engine's per-object reports into the result of
+// `setwarden check` and renders it as text or JSON. The JSON shape is public
+// and stable; examples/README.md documents it.
+package report
+
+import (
+	"sort"
+
+	"github.com/setwarden/setwarden/policies"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// Report is the whole result of one check, as rendered with -o json.
+type Report struct {
+	// Results are the findings that are not exempt, in input order.
+	Results []Result `json:"results"`
+	// Summary counts what was read, found, exempted and skipped.
+	Summary Summary `json:"summary"`
+	// Errors are input errors: what could not be read or decoded.
+	Errors []Problem `json:"errors"`
+}
+
+// Result is one finding on one object.
+type Result struct {
+	Rule   string          `json:"rule"`
+	Action policies.Action `json:"action"`
+	Object ObjectRef       `json:"object"`
+	// Field is the full field path, such as spec.template.spec.tolerations[0].
+	Field string `json:"field"`
+	// Message is the error body as kubectl prints it after the path:
+	// "Required value: <detail>" or "Invalid value: <value>: <detail>".
+	Message string `json:"message"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+}
+
+// ObjectRef identifies an object. Namespace is "default" for a namespaced
+// object that omits it.
+type ObjectRef struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+}
+
+// KindGroup renders the object's kind as kubectl does: "StatefulSet.apps",
+// or "Pod" for the core group.
+func (o ObjectRef) KindGroup() string {
+	gv, _ := schema.ParseGroupVersion(o.APIVersion)
+	if gv.Group == "" {
+		return o.Kind
+	}
+	return o.Kind + "." + gv.Group
+}
+
+// NamespacedName renders "namespace/name", or "name" for cluster-scoped objects.
+func (o ObjectRef) NamespacedName() string {
+	if o.Namespace == "" {
+		return o.Name
+	}
+	return o.Namespace + "/" + o.Name
+}
+
+// Problem is an input error or notice at a place in the input. Line is 0
+// when it concerns a whole file; Object is set for notices about an object.
+type Problem struct {
+	File    string     `json:"file"`
+	Line    int        `json:"line"`
+	Object  *ObjectRef `json:"object,omitempty"`
+	Message string     `json:"message"`
+}
+
+// Summary counts what the check read and found.
+type Summary struct {
+	// Objects is how many objects were read (List items count one each).
+	Objects int `json:"objects"`
+	// Evaluated is how many of them are workloads the rules ran on.
+	Evaluated int `json:"evaluated"`
+	// NotEvaluated counts the other objects by kind ("Service", "ConfigMap",
+	// "Certificate.cert-manager.io").
+	NotEvaluated map[string]int `json:"notEvaluated"`
+	// ByAction counts the results by action; every action is present.
+	ByAction map[policies.Action]int `json:"byAction"`
+	// Exempted counts exempted findings by rule ID.
+	Exempted map[string]int `json:"exempted"`
+	// Skipped lists rules that did not run for lack of cluster data.
+	Skipped []Skipped `json:"skipped"`
+	// Notices are exemption annotations that were ignored, and files
+	// skipped on purpose.
+	Notices []Problem `json:"notices"`
+	// Errors is len(Report.Errors).
+	Errors int `json:"errors"`
+}
+
+// Skipped is a rule that did not run on some objects, and why.
+type Skipped struct {
+	Rule    string `json:"rule"`
+	Reason  string `json:"reason"`
+	Objects int    `json:"objects"`
+}
+
+// Builder collects a Report object by object.
+type Builder struct {
+	report  Report
+	skipped map[Skipped]int // keyed with Objects == 0
+}
+
+// NewBuilder returns an empty Builder.
+func NewBuilder() *Builder {
+	return &Builder{
+		report: Report{
+			Results: []Result{},
+			Errors:  []Problem{},
+			Summary: Summary{
+				NotEvaluated: map[string]int{},
+				ByAction: map[policies.Action]int{
+					policies.ActionDeny: 0, policies.ActionWarn: 0, policies.ActionAudit: 0, policies.ActionMutate: 0,
+				},
+				Exempted: map[string]int{},
+				Skipped:  []Skipped{},
+				Notices:  []Problem{},
+			},
+		},
+		skipped: map[Skipped]int{},
+	}
+}
+
+// AddEvaluated records the engine's report on one workload.
+func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies.Report) {
+	s := &b.report.Summary
+	s.Objects++
+	s.Evaluated++
+	for _, f := range r.Findings {
+		b.report.Results = append(b.report.Results, Result{
+			Rule: f.Rule, Action: f.Action, Object: obj,
+			Field: f.Err.Field, Message: f.Err.ErrorBody(), File: file, Line: line,
+		})
+		s.ByAction[f.Action]++
+	}
+	for _, f := range r.Exempted {
+		s.Exempted[f.Rule]++
+	}
+	for _, sk := range r.Skipped {
+		b.skipped[Skipped{Rule: sk.Rule, Reason: sk.Reason}]++
+	}
+	for _, n := range r.Notices {
+		s.Notices = append(s.Notices, Problem{File: file, Line: line, Object: &obj, Message: n})
+	}
+}
+
+// AddNotEvaluated counts an object no rule applies to, by kind.
+func (b *Builder) AddNotEvaluated(obj ObjectRef) {
+	b.report.Summary.Objects++
+	b.report.Summary.NotEvaluated[obj.KindGroup()]++
+}
+
+// AddError records an input error.
+func (b *Builder) AddError(p Problem) {
+	b.report.Errors = append(b.report.Errors, p)
+}
+
+// AddNotice records a notice that concerns no object, such as a skipped file.
+func (b *Builder) AddNotice(p Problem) {
+	b.report.Summary.Notices = append(b.report.Summary.Notices, p)
+}
+
+// Report returns the collected report. Skipped rules are in catalogue order.
+func (b *Builder) Report() *Report {
+	r := b.report
+	r.Summary.Errors = len(r.Errors)
+	order := map[string]int{}
+	for i, id := range policies.RuleIDs() {
+		order[id] = i
+	}
+	r.Summary.Skipped = []Skipped{}
+	for sk, n := range b.skipped {
+		sk.Objects = n
+		r.Summary.Skipped = append(r.Summary.Skipped, sk)
+	}
+	sort.Slice(r.Summary.Skipped, func(i, j int) bool {
+		a, c := r.Summary.Skipped[i], r.Summary.Skipped[j]
+		if order[a.Rule] != order[c.Rule] {
+			return order[a.Rule] < order[c.Rule]
+		}
+		return a.Reason < c.Reason
+	})
+	return &r
+}
+
+// Denied reports whether any result denies its object.
+func (r *Report) Denied() bool { return r.Summary.ByAction[policies.ActionDeny] > 0 }

@@ -1,0 +1,565 @@
+package policies
+
+import (
+	"testing"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+const (
+	naNodeAffinity = "spec.template.spec.affinity.nodeAffinity"
+	naRequired     = naNodeAffinity + ".requiredDuringSchedulingIgnoredDuringExecution"
+	naTerms        = naRequired + ".nodeSelectorTerms"
+	naPreferred    = naNodeAffinity + ".preferredDuringSchedulingIgnoredDuringExecution"
+	naSelector     = "spec.template.spec.nodeSelector"
+	naCronJobTerms = "spec.jobTemplate.spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms"
+
+	naNoNode = "so no node matches this term"
+)
+
+func naReq(key string, op corev1.NodeSelectorOperator, values ...string) corev1.NodeSelectorRequirement {
+	return corev1.NodeSelectorRequirement{Key: key, Operator: op, Values: values}
+}
+
+// naTerm returns a term of matchExpressions.
+func naTerm(reqs ...corev1.NodeSelectorRequirement) corev1.NodeSelectorTerm {
+	return corev1.NodeSelectorTerm{MatchExpressions: reqs}
+}
+
+// naAffinity returns an affinity with the given required node selector terms.
+func naAffinity(terms ...corev1.NodeSelectorTerm) *corev1.Affinity {
+	return &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: terms},
+	}}
+}
+
+// naPreferredAffinity returns an affinity with preferred terms of weight 1.
+func naPreferredAffinity(terms ...corev1.NodeSelectorTerm) *corev1.Affinity {
+	na := &corev1.NodeAffinity{}
+	for _, term := range terms {
+		na.PreferredDuringSchedulingIgnoredDuringExecution = append(na.PreferredDuringSchedulingIgnoredDuringExecution,
+			corev1.PreferredSchedulingTerm{Weight: 1, Preference: term})
+	}
+	return &corev1.Affinity{NodeAffinity: na}
+}
+
+func naDeployment(nodeSelector map[string]string, affinity *corev1.Affinity) runtime.Object {
+	return deploymentWith(2, corev1.PodSpec{NodeSelector: nodeSelector, Affinity: affinity})
+}
+
+func naCronJob(nodeSelector map[string]string, affinity *corev1.Affinity) runtime.Object {
+	cj := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "backup", Namespace: "apps"}}
+	cj.Spec.JobTemplate.Spec.Template.Spec = corev1.PodSpec{NodeSelector: nodeSelector, Affinity: affinity}
+	return cj
+}
+
+func naInvalid(path string, value any, detail string) *field.Error {
+	return &field.Error{Type: field.ErrorTypeInvalid, Field: path, BadValue: value, Detail: detail}
+}
+
+func TestNodeAffinityUnsatisfiable(t *testing.T) {
+	const zone = "topology.kubernetes.io/zone"
+	emptyTermDetail := "an empty nodeSelectorTerm matches no node: add matchExpressions or matchFields, or remove the term"
+	notInDetail := "NotIn excludes every value that In allows for this label, " + naNoNode + ": remove the contradicting values"
+	tests := []struct {
+		name       string
+		obj        runtime.Object
+		wantCheck  field.ErrorList
+		wantAdvise field.ErrorList
+	}{
+		{
+			name:      "In [a] and NotIn [a] on one key deny at the NotIn requirement",
+			obj:       naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", zone+" NotIn [a]", notInDetail)},
+		},
+		{
+			name:      "NotIn covering every value of an In list is unsatisfiable",
+			obj:       naDeployment(nil, naAffinity(naTerm(naReq(zone, "NotIn", "b", "a"), naReq("disk", "Exists"), naReq(zone, "In", "a", "b")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[2]", zone+" In [a b]", notInDetail)},
+		},
+		{
+			name: "two In lists with no common value are unsatisfiable",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a", "b"), naReq(zone, "In", "c")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", zone+" In [c]",
+				"the In lists on this label have no value in common, "+naNoNode+": keep a single In list")},
+		},
+		{
+			name: "Exists and DoesNotExist on one key are unsatisfiable",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "Exists"), naReq("gpu", "DoesNotExist")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gpu DoesNotExist",
+				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
+		},
+		{
+			name: "DoesNotExist before In on one key is reported at the In",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "DoesNotExist"), naReq("gpu", "In", "a100")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gpu In [a100]",
+				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
+		},
+		{
+			name: "Gt with DoesNotExist on one key is unsatisfiable",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "3"), naReq("gen", "DoesNotExist")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen DoesNotExist",
+				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
+		},
+		{
+			name: "Lt with DoesNotExist on one key is unsatisfiable",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "DoesNotExist"), naReq("gen", "Lt", "3")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen Lt [3]",
+				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
+		},
+		{
+			name: "a Gt value that is not an integer never matches",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "v3")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Gt [v3]",
+				`Gt compares label values as integers and "v3" is not one, `+naNoNode+": use a base-10 integer")},
+		},
+		{
+			name: "an Lt value that is not an integer never matches",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "1.5")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Lt [1.5]",
+				`Lt compares label values as integers and "1.5" is not one, `+naNoNode+": use a base-10 integer")},
+		},
+		{
+			name: "Gt 5 and Lt 6 leave no integer",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "5"), naReq("gen", "Lt", "6")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen Lt [6]",
+				`no integer is greater than 5 and less than 6, `+naNoNode+": widen the Gt/Lt range")},
+		},
+		{
+			name: "Gt the largest int64 leaves no integer",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "9223372036854775807")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Gt [9223372036854775807]",
+				`no integer is greater than 9223372036854775807, `+naNoNode+": widen the Gt/Lt range")},
+		},
+		{
+			name: "an In value that is not an integer combined with Gt is unsatisfiable",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "In", "new"), naReq("gen", "Gt", "5")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen Gt [5]",
+				`no In value of this label is an integer greater than 5, `+naNoNode+": fix the values or the range")},
+		},
+		{
+			name: "In integers all outside the Gt and Lt range are unsatisfiable",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "2"), naReq("gen", "Lt", "5"), naReq("gen", "In", "1", "5", "x")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[2]", "gen In [1 5 x]",
+				`no In value of this label is an integer greater than 2 and less than 5, `+naNoNode+": fix the values or the range")},
+		},
+		{
+			name: "matchFields In and NotIn on the same node name are unsatisfiable",
+			obj: naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{
+				naReq("metadata.name", "In", "node-1"), naReq("metadata.name", "NotIn", "node-1")}})),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchFields[1]", "metadata.name NotIn [node-1]",
+				"NotIn excludes every value that In allows for this field, "+naNoNode+": remove the contradicting values")},
+		},
+		{
+			name:      "an empty term matches no node",
+			obj:       naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{})),
+			wantCheck: field.ErrorList{field.Required(field.NewPath("spec", "template", "spec", "affinity", "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution", "nodeSelectorTerms").Index(0), emptyTermDetail)},
+		},
+		{
+			name: "two unsatisfiable terms deny with one error per term",
+			obj: naDeployment(nil, naAffinity(
+				naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")),
+				naTerm(naReq("gpu", "Exists"), naReq("gpu", "DoesNotExist")))),
+			wantCheck: field.ErrorList{
+				naInvalid(naTerms+"[0].matchExpressions[1]", zone+" NotIn [a]", notInDetail),
+				naInvalid(naTerms+"[1].matchExpressions[1]", "gpu DoesNotExist", "this label must both exist and not exist, "+naNoNode+": remove one of the requirements"),
+			},
+		},
+		{
+			name:      "a CronJob reports under its job template",
+			obj:       naCronJob(nil, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			wantCheck: field.ErrorList{naInvalid(naCronJobTerms+"[0].matchExpressions[1]", zone+" NotIn [a]", notInDetail)},
+		},
+		{
+			name: "one of two terms unsatisfiable is only advised",
+			obj: naDeployment(nil, naAffinity(
+				naTerm(naReq(zone, "In", "a")),
+				naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			wantAdvise: field.ErrorList{naInvalid(naTerms+"[1].matchExpressions[1]", zone+" NotIn [a]", notInDetail)},
+		},
+		{
+			name: "an unsatisfiable preferred term is advised",
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("disk", "In", "ssd")), naTerm(naReq("disk", "In", "ssd"), naReq("disk", "In", "hdd")))),
+			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[1].preference.matchExpressions[1]", "disk In [hdd]",
+				"the In lists on this label have no value in common, "+naNoNode+": keep a single In list")},
+		},
+		{
+			name:       "an empty preferred term is advised",
+			obj:        naDeployment(nil, naPreferredAffinity(corev1.NodeSelectorTerm{})),
+			wantAdvise: field.ErrorList{field.Required(field.NewPath("spec", "template", "spec", "affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution").Index(0).Child("preference"), emptyTermDetail)},
+		},
+		{name: "Gt with an integer value is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "3"))))},
+		{name: "In [a b] and NotIn [a] are satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a", "b"), naReq(zone, "NotIn", "a"))))},
+		{name: "Gt 5 and Lt 7 leave 6", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "5"), naReq("gen", "Lt", "7"))))},
+		{name: "an In list with one integer in the Gt range is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "In", "new", "7"), naReq("gen", "Gt", "5"))))},
+		{name: "Exists with NotIn is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gpu", "Exists"), naReq("gpu", "NotIn", "k80"))))},
+		{name: "DoesNotExist with NotIn is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gpu", "DoesNotExist"), naReq("gpu", "NotIn", "k80"))))},
+		{name: "In and NotIn on different keys are satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("a", "In", "x"), naReq("b", "NotIn", "x"))))},
+		{
+			name: "a metadata.name label and the metadata.name field are different keys",
+			obj: naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{
+				MatchExpressions: []corev1.NodeSelectorRequirement{naReq("metadata.name", "In", "node-1")},
+				MatchFields:      []corev1.NodeSelectorRequirement{naReq("metadata.name", "NotIn", "node-1")},
+			})),
+		},
+		{
+			name: "In without values is affinity-invalid's finding, not a contradiction",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "In"), naReq("gpu", "DoesNotExist")))),
+		},
+		{
+			name: "an unknown operator is affinity-invalid's finding, not a contradiction",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "Equals", "a"), naReq("gpu", "DoesNotExist")))),
+		},
+		{name: "no affinity reports nothing", obj: naDeployment(nil, nil)},
+		{name: "no required terms reports nothing", obj: naDeployment(nil, &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}})},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := inputFor(t, tt.obj)
+			assertErrors(t, checkNodeAffinityUnsatisfiable(in), tt.wantCheck)
+			assertErrors(t, adviseNodeAffinityTermsUnsatisfiable(in), tt.wantAdvise)
+		})
+	}
+}
+
+func TestNodeAffinityConflictsNodeSelector(t *testing.T) {
+	const zone = "topology.kubernetes.io/zone"
+	conflict := func(terms string) string {
+		return "contradicts required node affinity " + terms + ", and no satisfiable term agrees with the nodeSelector, so no node can match: make them agree"
+	}
+	tests := []struct {
+		name string
+		obj  runtime.Object
+		want field.ErrorList
+	}{
+		{
+			name: "a nodeSelector value outside the only term's In list is reported at its key",
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			want: field.ErrorList{naInvalid(naSelector+"[topology.kubernetes.io/zone]", "b", conflict("nodeSelectorTerms[0]"))},
+		},
+		{
+			name: "a nodeSelector key the term requires to be absent conflicts",
+			obj:  naDeployment(map[string]string{"gpu": "a100"}, naAffinity(naTerm(naReq("gpu", "DoesNotExist")))),
+			want: field.ErrorList{naInvalid(naSelector+"[gpu]", "a100", conflict("nodeSelectorTerms[0]"))},
+		},
+		{
+			name: "a non-integer nodeSelector value conflicts with Gt",
+			obj:  naDeployment(map[string]string{"gen": "new"}, naAffinity(naTerm(naReq("gen", "Gt", "3")))),
+			want: field.ErrorList{naInvalid(naSelector+"[gen]", "new", conflict("nodeSelectorTerms[0]"))},
+		},
+		{
+			name: "two terms contradicted by the same key give one error naming both",
+			obj:  naDeployment(map[string]string{zone: "c"}, naAffinity(naTerm(naReq(zone, "In", "a")), naTerm(naReq(zone, "NotIn", "c")))),
+			want: field.ErrorList{naInvalid(naSelector+"[topology.kubernetes.io/zone]", "c", conflict("nodeSelectorTerms[0], nodeSelectorTerms[1]"))},
+		},
+		{
+			name: "two terms contradicted by different keys give one error per key",
+			obj: naDeployment(map[string]string{zone: "c", "disk": "hdd"},
+				naAffinity(naTerm(naReq(zone, "In", "a")), naTerm(naReq("disk", "In", "ssd")))),
+			want: field.ErrorList{
+				naInvalid(naSelector+"[disk]", "hdd", conflict("nodeSelectorTerms[1]")),
+				naInvalid(naSelector+"[topology.kubernetes.io/zone]", "c", conflict("nodeSelectorTerms[0]")),
+			},
+		},
+		{
+			name: "an unsatisfiable term is left out and the other term still conflicts",
+			obj: naDeployment(map[string]string{zone: "c"}, naAffinity(
+				naTerm(naReq("gpu", "Exists"), naReq("gpu", "DoesNotExist")), naTerm(naReq(zone, "In", "a")))),
+			want: field.ErrorList{naInvalid(naSelector+"[topology.kubernetes.io/zone]", "c", conflict("nodeSelectorTerms[1]"))},
+		},
+		{
+			name: "a CronJob reports under its job template",
+			obj:  naCronJob(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			want: field.ErrorList{naInvalid("spec.jobTemplate.spec.template.spec.nodeSelector[topology.kubernetes.io/zone]", "b", conflict("nodeSelectorTerms[0]"))},
+		},
+		{
+			name: "a nodeSelector agreeing with one of two terms is fine",
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")), naTerm(naReq(zone, "In", "b", "c")))),
+		},
+		{
+			name: "a nodeSelector on another key is fine",
+			obj:  naDeployment(map[string]string{"disk": "ssd"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+		},
+		{
+			name: "a nodeSelector value outside a NotIn list is fine",
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "NotIn", "a")))),
+		},
+		{
+			name: "terms all unsatisfiable on their own are node-affinity-unsatisfiable's finding",
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+		},
+		{
+			name: "a nodeSelector without required terms is fine",
+			obj:  naDeployment(map[string]string{zone: "b"}, naPreferredAffinity(naTerm(naReq(zone, "In", "a")))),
+		},
+		{
+			name: "required terms without a nodeSelector are fine",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a")))),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertErrors(t, checkNodeAffinityConflictsNodeSelector(inputFor(t, tt.obj)), tt.want)
+		})
+	}
+}
+
+func TestNodeAffinityNoMatchingNodes(t *testing.T) {
+	const zone = "topology.kubernetes.io/zone"
+	nodes := []*corev1.Node{
+		nodeWith("node-a", map[string]string{zone: "a", "disk": "ssd"}),
+		nodeWith("node-b", map[string]string{zone: "b", "disk": "hdd"}),
+	}
+	tests := []struct {
+		name  string
+		obj   runtime.Object
+		nodes []*corev1.Node
+		want  field.ErrorList
+	}{
+		{
+			name:  "a nodeSelector no node carries is reported at the nodeSelector",
+			obj:   naDeployment(map[string]string{"disk": "nvme"}, nil),
+			nodes: nodes,
+			want: field.ErrorList{naInvalid(naSelector, map[string]string{"disk": "nvme"},
+				"the nodeSelector matches none of the cluster's 2 nodes, so the pods stay Pending: check the labels with kubectl get nodes --show-labels")},
+		},
+		{
+			name:  "required affinity no node satisfies is reported at the affinity",
+			obj:   naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "c")), naTerm(naReq("disk", "In", "nvme")))),
+			nodes: nodes,
+			want: field.ErrorList{naInvalid(naRequired, field.OmitValueType{},
+				"the required node affinity matches none of the cluster's 2 nodes, so the pods stay Pending: check the labels with kubectl get nodes --show-labels")},
+		},
+		{
+			name:  "a nodeSelector and affinity that each match a different node are reported together",
+			obj:   naDeployment(map[string]string{"disk": "ssd"}, naAffinity(naTerm(naReq(zone, "In", "b")))),
+			nodes: nodes,
+			want: field.ErrorList{naInvalid(naSelector, map[string]string{"disk": "ssd"},
+				"the nodeSelector together with the required node affinity matches none of the cluster's 2 nodes, so the pods stay Pending: check the labels with kubectl get nodes --show-labels")},
+		},
+		{
+			name: "a nodeSelector in a cluster without nodes is reported",
+			obj:  naDeployment(map[string]string{"disk": "ssd"}, nil),
+			want: field.ErrorList{naInvalid(naSelector, map[string]string{"disk": "ssd"},
+				"the nodeSelector cannot match any node because the cluster has none, so the pods stay Pending until a matching node joins")},
+		},
+		{
+			name:  "a CronJob reports under its job template",
+			obj:   naCronJob(map[string]string{"disk": "nvme"}, nil),
+			nodes: nodes,
+			want: field.ErrorList{naInvalid("spec.jobTemplate.spec.template.spec.nodeSelector", map[string]string{"disk": "nvme"},
+				"the nodeSelector matches none of the cluster's 2 nodes, so the pods stay Pending: check the labels with kubectl get nodes --show-labels")},
+		},
+		{
+			name:  "a node matching via the second term is enough",
+			obj:   naDeployment(map[string]string{"disk": "hdd"}, naAffinity(naTerm(naReq(zone, "In", "c")), naTerm(naReq(zone, "In", "b")))),
+			nodes: nodes,
+		},
+		{
+			name:  "matchFields naming an existing node matches",
+			obj:   naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{naReq("metadata.name", "In", "node-b")}})),
+			nodes: nodes,
+		},
+		{name: "no nodeSelector and no required affinity in an empty cluster is fine", obj: naDeployment(nil, nil)},
+		{
+			name:  "only preferred affinity is fine even when no node matches it",
+			obj:   naDeployment(nil, naPreferredAffinity(naTerm(naReq(zone, "In", "c")))),
+			nodes: nodes,
+		},
+		{
+			name:  "unsatisfiable required terms are node-affinity-unsatisfiable's finding",
+			obj:   naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			nodes: nodes,
+		},
+		{
+			name:  "a nodeSelector contradicting the affinity is node-affinity-conflicts-node-selector's finding",
+			obj:   naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			nodes: nodes,
+		},
+		{
+			name:  "a malformed requirement is affinity-invalid's finding",
+			obj:   naDeployment(nil, naAffinity(naTerm(naReq(zone, "In")))),
+			nodes: nodes,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertErrors(t, checkNodeAffinityNoMatchingNodes(inputFor(t, tt.obj, tt.nodes...)), tt.want)
+		})
+	}
+}
+
+func TestNodeAffinityDeprecatedLabel(t *testing.T) {
+	const (
+		betaZone   = "failure-domain.beta.kubernetes.io/zone"
+		stableZone = "topology.kubernetes.io/zone"
+	)
+	use := func(stable string) string {
+		return "deprecated node label, which newer nodes may lack: use " + stable + " instead"
+	}
+	podAffinityTerm := func(topologyKey string) corev1.PodAffinityTerm {
+		return corev1.PodAffinityTerm{
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			TopologyKey:   topologyKey,
+		}
+	}
+	tests := []struct {
+		name string
+		obj  runtime.Object
+		want field.ErrorList
+	}{
+		{
+			name: "a deprecated nodeSelector key is reported at the key",
+			obj:  naDeployment(map[string]string{"beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}, nil),
+			want: field.ErrorList{naInvalid(naSelector+"[beta.kubernetes.io/os]", "beta.kubernetes.io/os", use("kubernetes.io/os"))},
+		},
+		{
+			name: "a nodeSelector with both the deprecated and the stable key is reported, since both must hold",
+			obj:  naDeployment(map[string]string{"beta.kubernetes.io/arch": "amd64", "kubernetes.io/arch": "amd64"}, nil),
+			want: field.ErrorList{naInvalid(naSelector+"[beta.kubernetes.io/arch]", "beta.kubernetes.io/arch", use("kubernetes.io/arch"))},
+		},
+		{
+			name: "a deprecated required node affinity key is reported",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("kubernetes.io/os", "In", "linux"), naReq(betaZone, "In", "a")))),
+			want: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1].key", betaZone, use(stableZone))},
+		},
+		{
+			name: "the master role label names control-plane as its replacement",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("node-role.kubernetes.io/master", "DoesNotExist")))),
+			want: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0].key", "node-role.kubernetes.io/master", use("node-role.kubernetes.io/control-plane"))},
+		},
+		{
+			name: "deprecated and stable keys ANDed in one term are reported",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq(betaZone, "In", "a"), naReq(stableZone, "In", "a")))),
+			want: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0].key", betaZone, use(stableZone))},
+		},
+		{
+			name: "a deprecated preferred node affinity key is reported",
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("beta.kubernetes.io/instance-type", "In", "m5.large")))),
+			want: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[0].key", "beta.kubernetes.io/instance-type", use("node.kubernetes.io/instance-type"))},
+		},
+		{
+			name: "a deprecated preferred pod anti-affinity topologyKey is reported (loki-distributed)",
+			obj: naDeployment(nil, &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+				PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{
+					{Weight: 100, PodAffinityTerm: podAffinityTerm("kubernetes.io/hostname")},
+					{Weight: 100, PodAffinityTerm: podAffinityTerm(betaZone)},
+				}}}),
+			want: field.ErrorList{naInvalid("spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[1].podAffinityTerm.topologyKey", betaZone, use(stableZone))},
+		},
+		{
+			name: "a deprecated required pod affinity topologyKey is reported",
+			obj: naDeployment(nil, &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+				RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{podAffinityTerm("failure-domain.beta.kubernetes.io/region")},
+			}}),
+			want: field.ErrorList{naInvalid("spec.template.spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
+				"failure-domain.beta.kubernetes.io/region", use("topology.kubernetes.io/region"))},
+		},
+		{
+			name: "a deprecated topologySpreadConstraints topologyKey is reported",
+			obj: deploymentWith(3, corev1.PodSpec{TopologySpreadConstraints: []corev1.TopologySpreadConstraint{
+				{MaxSkew: 1, TopologyKey: stableZone, WhenUnsatisfiable: corev1.DoNotSchedule},
+				{MaxSkew: 1, TopologyKey: betaZone, WhenUnsatisfiable: corev1.ScheduleAnyway},
+			}}),
+			want: field.ErrorList{naInvalid("spec.template.spec.topologySpreadConstraints[1].topologyKey", betaZone, use(stableZone))},
+		},
+		{
+			name: "a CronJob reports under its job template",
+			obj:  naCronJob(map[string]string{"beta.kubernetes.io/os": "linux"}, nil),
+			want: field.ErrorList{naInvalid("spec.jobTemplate.spec.template.spec.nodeSelector[beta.kubernetes.io/os]", "beta.kubernetes.io/os", use("kubernetes.io/os"))},
+		},
+		{
+			name: "a deprecated required term paired with a stable alternative term is a deliberate fallback",
+			obj: naDeployment(nil, naAffinity(
+				naTerm(naReq("kubernetes.io/arch", "In", "amd64")),
+				naTerm(naReq("beta.kubernetes.io/arch", "In", "amd64")))),
+		},
+		{
+			name: "a deprecated preferred term paired with a stable preferred term is a deliberate fallback",
+			obj: naDeployment(nil, naPreferredAffinity(
+				naTerm(naReq(betaZone, "In", "a")),
+				naTerm(naReq(stableZone, "In", "a")))),
+		},
+		{
+			name: "stable labels everywhere are fine",
+			obj: naDeployment(map[string]string{"kubernetes.io/os": "linux"}, &corev1.Affinity{
+				NodeAffinity: naAffinity(naTerm(naReq("node-role.kubernetes.io/control-plane", "DoesNotExist"))).NodeAffinity,
+				PodAntiAffinity: &corev1.PodAntiAffinity{
+					RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{podAffinityTerm(stableZone)},
+				},
+			}),
+		},
+		{
+			name: "a toleration for the master taint is not placement",
+			obj: deploymentWith(1, corev1.PodSpec{Tolerations: []corev1.Toleration{
+				{Key: "node-role.kubernetes.io/master", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+			}}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assertErrors(t, checkAffinityDeprecatedLabel(inputFor(t, tt.obj)), tt.want)
+		})
+	}
+}
+
+// naView is a ClusterView that knows the Nodes and no Services.
+type naView struct{ nodes []*corev1.Node }
+
+func (naView) Service(string, string) (*corev1.Service, bool, error) { return nil, false, ErrNoData }
+func (v naView) Nodes() ([]*corev1.Node, error)                      { return v.nodes, nil }
+
+func TestNodeAffinityEngineActions(t *testing.T) {
+	const zone = "topology.kubernetes.io/zone"
+	contradiction := naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a"))
+	view := naView{nodes: []*corev1.Node{nodeWith("node-a", map[string]string{zone: "a"})}}
+	tests := []struct {
+		name       string
+		affinity   *corev1.Affinity
+		wantAction map[string]Action // field path -> action
+	}{
+		{
+			name:       "a Deployment whose only required term is unsatisfiable is denied",
+			affinity:   naAffinity(contradiction),
+			wantAction: map[string]Action{naTerms + "[0].matchExpressions[1]": ActionDeny},
+		},
+		{
+			name:       "a Deployment with one unsatisfiable term out of two is warned",
+			affinity:   naAffinity(naTerm(naReq(zone, "In", "a")), contradiction),
+			wantAction: map[string]Action{naTerms + "[1].matchExpressions[1]": ActionWarn},
+		},
+		{
+			name: "a Deployment with an unsatisfiable preferred term is warned",
+			affinity: &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+				PreferredDuringSchedulingIgnoredDuringExecution: []corev1.PreferredSchedulingTerm{{Weight: 10, Preference: contradiction}},
+			}},
+			wantAction: map[string]Action{naPreferred + "[0].preference.matchExpressions[1]": ActionWarn},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			report := NewEngine(nil).Evaluate(Request{Object: naDeployment(nil, tt.affinity), View: view})
+			got := map[string]Action{}
+			for _, f := range report.Findings {
+				switch f.Rule {
+				case RuleNodeAffinityUnsatisfiable:
+					got[f.Err.Field] = f.Action
+				case RuleNodeAffinityNoMatchingNodes, RuleNodeAffinityConflictsSelector:
+					t.Errorf("unexpected %s finding: %s", f.Rule, f.Message())
+				}
+			}
+			if len(got) != len(tt.wantAction) {
+				t.Fatalf("got %s findings %v, want %v", RuleNodeAffinityUnsatisfiable, got, tt.wantAction)
+			}
+			for path, want := range tt.wantAction {
+				if got[path] != want {
+					t.Errorf("finding at %s: action %q, want %q", path, got[path], want)
+				}
+			}
+		})
+	}
+}

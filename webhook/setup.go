@@ -1,0 +1,53 @@
+package webhook
+
+import (
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+)
+
+const (
+	// MutatePath serves the mutating webhook (agent DaemonSets).
+	MutatePath = "/mutate"
+	// ValidatePath serves the validating webhook (every workload kind).
+	ValidatePath = "/validate"
+)
+
+// Handlers holds what the admission handlers share.
+type Handlers struct {
+	Scheme  *runtime.Scheme
+	Engines *EngineStore
+	View    *CacheView
+	Metrics *Metrics
+}
+
+// Register adds the /mutate and /validate handlers to the webhook server.
+func (h *Handlers) Register(server webhook.Server) {
+	server.Register(MutatePath, h.MutatingWebhook())
+	server.Register(ValidatePath, h.ValidatingWebhook())
+}
+
+// MutatingWebhook returns the /mutate webhook.
+func (h *Handlers) MutatingWebhook() *admission.Webhook {
+	mutate := admission.WithDefaulter(h.Scheme, &AgentTolerations{Engines: h.Engines, Metrics: h.Metrics})
+	return &admission.Webhook{Handler: kindRouter{appsv1.SchemeGroupVersion.WithKind("DaemonSet"): mutate}}
+}
+
+// ValidatingWebhook returns the /validate webhook.
+func (h *Handlers) ValidatingWebhook() *admission.Webhook {
+	r := kindRouter{}
+	add := func(gvk schema.GroupVersionKind, wh *admission.Webhook) { r[gvk] = wh }
+	add(corev1.SchemeGroupVersion.WithKind("Pod"), admission.WithValidator(h.Scheme, &Validator[*corev1.Pod]{h.Engines, h.View, h.Metrics}))
+	add(corev1.SchemeGroupVersion.WithKind("ReplicationController"), admission.WithValidator(h.Scheme, &Validator[*corev1.ReplicationController]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("Deployment"), admission.WithValidator(h.Scheme, &Validator[*appsv1.Deployment]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), admission.WithValidator(h.Scheme, &Validator[*appsv1.ReplicaSet]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("StatefulSet"), admission.WithValidator(h.Scheme, &Validator[*appsv1.StatefulSet]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("DaemonSet"), admission.WithValidator(h.Scheme, &Validator[*appsv1.DaemonSet]{h.Engines, h.View, h.Metrics}))
+	add(batchv1.SchemeGroupVersion.WithKind("Job"), admission.WithValidator(h.Scheme, &Validator[*batchv1.Job]{h.Engines, h.View, h.Metrics}))
+	add(batchv1.SchemeGroupVersion.WithKind("CronJob"), admission.WithValidator(h.Scheme, &Validator[*batchv1.CronJob]{h.Engines, h.View, h.Metrics}))
+	return &admission.Webhook{Handler: r}
+}

@@ -1,0 +1,178 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/klog/v2"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/setwarden/setwarden/policies"
+)
+
+const (
+	// maxWarningLength is the API server's limit for one admission warning.
+	maxWarningLength = 256
+	// maxWarningsSize is what the API server keeps of all warnings together.
+	maxWarningsSize = 4096
+)
+
+// Validator validates one workload kind against the policy engine.
+type Validator[T runtime.Object] struct {
+	// Engines holds the engine in force.
+	Engines *EngineStore
+	// View answers cross-object and cluster-aware questions.
+	View *CacheView
+	// Metrics records decisions.
+	Metrics *Metrics
+}
+
+var (
+	_ admission.Validator[*appsv1.StatefulSet]           = &Validator[*appsv1.StatefulSet]{}
+	_ admission.Validator[*appsv1.DaemonSet]             = &Validator[*appsv1.DaemonSet]{}
+	_ admission.Validator[*appsv1.Deployment]            = &Validator[*appsv1.Deployment]{}
+	_ admission.Validator[*appsv1.ReplicaSet]            = &Validator[*appsv1.ReplicaSet]{}
+	_ admission.Validator[*batchv1.Job]                  = &Validator[*batchv1.Job]{}
+	_ admission.Validator[*batchv1.CronJob]              = &Validator[*batchv1.CronJob]{}
+	_ admission.Validator[*corev1.Pod]                   = &Validator[*corev1.Pod]{}
+	_ admission.Validator[*corev1.ReplicationController] = &Validator[*corev1.ReplicationController]{}
+)
+
+// ValidateCreate implements admission.Validator.
+func (v *Validator[T]) ValidateCreate(ctx context.Context, obj T) (admission.Warnings, error) {
+	return v.validate(ctx, nil, obj)
+}
+
+// ValidateUpdate implements admission.Validator.
+func (v *Validator[T]) ValidateUpdate(ctx context.Context, oldObj, newObj T) (admission.Warnings, error) {
+	return v.validate(ctx, oldObj, newObj)
+}
+
+// ValidateDelete implements admission.Validator; deletes are never judged.
+func (v *Validator[T]) ValidateDelete(context.Context, T) (admission.Warnings, error) {
+	return nil, nil
+}
+
+// validate evaluates obj (and old on UPDATE) and turns the report into a
+// decision: every Deny finding in one Invalid status, Warn findings as
+// admission warnings, everything counted.
+func (v *Validator[T]) validate(ctx context.Context, old runtime.Object, obj T) (admission.Warnings, error) {
+	start := time.Now()
+	req, _ := admission.RequestFromContext(ctx)
+	engine := v.Engines.Load()
+	report := engine.Evaluate(policies.Request{Object: obj, OldObject: old, View: v.View.For(ctx)})
+	w, _ := policies.NewWorkload(obj)
+	v.Metrics.record(req, w.GroupKind.Kind, report)
+	v.Metrics.Duration.WithLabelValues("validate", w.GroupKind.Kind).Observe(time.Since(start).Seconds())
+	logReport(ctx, w, report)
+
+	warnings := warningsFor(report)
+	denied := report.Errors(policies.ActionDeny)
+	if len(denied) == 0 {
+		return warnings, nil
+	}
+	for _, err := range denied {
+		err.Detail += " (rule " + ruleOf(report, err) + ")"
+	}
+	return warnings, apierrors.NewInvalid(w.GroupKind, w.Meta.Name, denied)
+}
+
+// ruleOf returns the rule ID of the finding that carries err.
+func ruleOf(report *policies.Report, err *field.Error) string {
+	for _, f := range report.Findings {
+		if f.Err == err {
+			return f.Rule
+		}
+	}
+	return ""
+}
+
+// warningsFor renders Warn findings as admission warnings: the rule ID and
+// the fix (the field path is in the log: it alone can fill the budget),
+// each at most 256 characters and all together at most 4 KiB,
+// as the API server truncates beyond that. The full text is in the log.
+func warningsFor(report *policies.Report) admission.Warnings {
+	var warnings admission.Warnings
+	size := 0
+	findings := report.Findings
+	for i, f := range findings {
+		if f.Action != policies.ActionWarn {
+			continue
+		}
+		w := truncate(fmt.Sprintf("%s: %s", f.Rule, f.Err.Detail), maxWarningLength)
+		if size+len(w) > maxWarningsSize-64 {
+			warnings = append(warnings, fmt.Sprintf("setwarden: %d more warnings; see the setwarden logs or run setwarden check", countWarn(findings[i:])))
+			break
+		}
+		warnings = append(warnings, w)
+		size += len(w)
+	}
+	return warnings
+}
+
+func countWarn(findings []policies.Finding) int {
+	n := 0
+	for _, f := range findings {
+		if f.Action == policies.ActionWarn {
+			n++
+		}
+	}
+	return n
+}
+
+// truncate shortens s to at most n bytes, on a rune boundary, marking the cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const ellipsis = "..."
+	cut := n - len(ellipsis)
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + ellipsis
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// logReport logs every finding with its full text.
+func logReport(ctx context.Context, w *policies.Workload, report *policies.Report) {
+	log := logf.FromContext(ctx).WithValues("object", klog.KObj(w.Meta))
+	for _, f := range report.Findings {
+		log.Info("Policy finding", "rule", f.Rule, "action", f.Action, "message", f.Message())
+	}
+	for _, f := range report.Exempted {
+		log.V(1).Info("Exempted policy finding", "rule", f.Rule, "message", f.Message())
+	}
+	for _, n := range report.Notices {
+		log.Info("Exemption notice", "notice", n)
+	}
+	for _, s := range report.Skipped {
+		log.V(1).Info("Rule skipped for lack of cluster data", "rule", s.Rule, "reason", s.Reason)
+	}
+}
+
+// record counts the decision's findings.
+func (m *Metrics) record(req admission.Request, kind string, report *policies.Report) {
+	op, dryRun := string(req.Operation), "false"
+	if req.DryRun != nil && *req.DryRun {
+		dryRun = "true"
+	}
+	for _, f := range report.Findings {
+		m.Decisions.WithLabelValues(f.Rule, string(f.Action), kind, op, dryRun).Inc()
+	}
+	for _, f := range report.Exempted {
+		m.Decisions.WithLabelValues(f.Rule, "Exempt", kind, op, dryRun).Inc()
+	}
+	if len(report.Findings) == 0 && len(report.Exempted) == 0 {
+		m.Decisions.WithLabelValues("", "Allow", kind, op, dryRun).Inc()
+	}
+}

@@ -1,0 +1,102 @@
+package webhook
+
+import (
+	"context"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/setwarden/setwarden/policies"
+)
+
+// CacheView backs the engine's ClusterView with the manager's cache. A
+// Service missing from the cache may have been created a moment ago, so a
+// miss is decided by one live GET through the API reader.
+type CacheView struct {
+	// Cache reads Services and Nodes from the informer cache.
+	Cache client.Reader
+	// APIReader reads directly from the API server on a cache miss.
+	APIReader client.Reader
+}
+
+var _ policies.ClusterView = (*CacheView)(nil)
+
+// requestView binds a CacheView to one request's context.
+type requestView struct {
+	ctx context.Context
+	*CacheView
+}
+
+// For returns a ClusterView for one request.
+func (v *CacheView) For(ctx context.Context) policies.ClusterView {
+	return requestView{ctx: ctx, CacheView: v}
+}
+
+// Service implements policies.ClusterView without a request context.
+func (v *CacheView) Service(namespace, name string) (*corev1.Service, bool, error) {
+	return requestView{ctx: context.Background(), CacheView: v}.Service(namespace, name)
+}
+
+// Nodes implements policies.ClusterView without a request context.
+func (v *CacheView) Nodes() ([]*corev1.Node, error) {
+	return requestView{ctx: context.Background(), CacheView: v}.Nodes()
+}
+
+func (v requestView) Service(namespace, name string) (*corev1.Service, bool, error) {
+	svc := &corev1.Service{}
+	key := client.ObjectKey{Namespace: namespace, Name: name}
+	err := v.Cache.Get(v.ctx, key, svc)
+	if apierrors.IsNotFound(err) && v.APIReader != nil {
+		err = v.APIReader.Get(v.ctx, key, svc)
+	}
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, fmt.Errorf("reading Service %s/%s: %w", namespace, name, err)
+	}
+	return svc, true, nil
+}
+
+func (v requestView) Nodes() ([]*corev1.Node, error) {
+	list := &corev1.NodeList{}
+	if err := v.Cache.List(v.ctx, list); err != nil {
+		return nil, fmt.Errorf("listing Nodes: %w", err)
+	}
+	nodes := make([]*corev1.Node, len(list.Items))
+	for i := range list.Items {
+		nodes[i] = &list.Items[i]
+	}
+	return nodes, nil
+}
+
+// StripForView is a cache transform that keeps only what the rules read:
+// a Service's selector, type and cluster IP; a Node's labels, taints and
+// unschedulable flag. Managed fields, annotations and status go, so memory
+// stays small in big clusters.
+func StripForView(obj any) (any, error) {
+	switch o := obj.(type) {
+	case *corev1.Service:
+		return &corev1.Service{
+			TypeMeta:   o.TypeMeta,
+			ObjectMeta: slimMeta(o.ObjectMeta),
+			Spec: corev1.ServiceSpec{Selector: o.Spec.Selector, Type: o.Spec.Type,
+				ClusterIP: o.Spec.ClusterIP, ExternalName: o.Spec.ExternalName},
+		}, nil
+	case *corev1.Node:
+		return &corev1.Node{
+			TypeMeta:   o.TypeMeta,
+			ObjectMeta: slimMeta(o.ObjectMeta),
+			Spec:       corev1.NodeSpec{Taints: o.Spec.Taints, Unschedulable: o.Spec.Unschedulable},
+		}, nil
+	}
+	return obj, nil
+}
+
+func slimMeta(m metav1.ObjectMeta) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID,
+		ResourceVersion: m.ResourceVersion, Labels: m.Labels}
+}
