@@ -1,6 +1,8 @@
 package webhook
 
 import (
+	"errors"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -33,6 +35,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "PolicyConfig reloads by result; on error the last good config stays in force.",
 		}, []string{"result"}),
 	}
-	reg.MustRegister(m.Decisions, m.Duration, m.ConfigReloads)
+	m.Decisions = register(reg, m.Decisions)
+	m.Duration = register(reg, m.Duration)
+	m.ConfigReloads = register(reg, m.ConfigReloads)
 	return m
+}
+
+// register registers c, or returns the collector already registered under
+// its name, so that a second server in one process (tests) shares metrics.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			return are.ExistingCollector.(C)
+		}
+		panic(err)
+	}
+	return c
 }

@@ -56,6 +56,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	// Subcommands register here; each is built by its own file.
 	root.AddCommand(
 		newCheckCommand(streams),
+		newServeCommand(streams),
 	)
 	return root
 }

@@ -1,0 +1,197 @@
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/setwarden/setwarden/policies"
+	swwebhook "github.com/setwarden/setwarden/webhook"
+)
+
+// serveOptions are the flags of `setwarden serve`.
+type serveOptions struct {
+	port             int
+	certDir          string
+	configPath       string
+	configInterval   time.Duration
+	metricsAddr      string
+	probeAddr        string
+	tlsMinVersion    string
+	enableHTTP2      bool
+	zap              zap.Options
+	restConfig       func() (*rest.Config, error)
+	webhookHost      string
+	gracefulShutdown time.Duration
+}
+
+var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
+
+func newServeCommand(streams Streams) *cobra.Command {
+	o := &serveOptions{restConfig: ctrl.GetConfig}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the admission webhooks",
+		Long: `Serve setwarden's admission webhooks: /mutate adds control-plane tolerations to
+agent DaemonSets, /validate enforces the StatefulSet and affinity policies.
+
+TLS certificates are read from --cert-dir (tls.crt, tls.key) and reloaded when
+they change; the PolicyConfig from --config is reloaded when it changes, and an
+invalid new version is rejected while the last good one stays in force.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return o.run(cmd.Context(), streams)
+		},
+	}
+	flags := cmd.Flags()
+	flags.IntVar(&o.port, "port", webhook.DefaultPort, "webhook server port")
+	flags.StringVar(&o.webhookHost, "host", "", "webhook server address (default: all addresses)")
+	flags.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key")
+	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file, watched for changes (default: built-in defaults)")
+	flags.DurationVar(&o.configInterval, "config-poll-interval", 2*time.Second, "how often the PolicyConfig file is checked for changes")
+	flags.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `metrics address, "0" to disable`)
+	flags.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
+	flags.StringVar(&o.tlsMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3")
+	flags.BoolVar(&o.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: see CVE-2023-44487)")
+	flags.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long in-flight requests may take on shutdown")
+	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	o.zap.BindFlags(zapFlags)
+	flags.AddGoFlagSet(zapFlags)
+	return cmd
+}
+
+func (o *serveOptions) run(ctx context.Context, streams Streams) error {
+	minTLS, ok := tlsVersions[o.tlsMinVersion]
+	if !ok {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--tls-min-version %q is not supported; use 1.2 or 1.3", o.tlsMinVersion)}
+	}
+	o.zap.DestWriter = streams.ErrOut
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+	log := ctrl.Log.WithName("setup")
+
+	cfg, raw, err := swwebhook.LoadConfigFile(o.configPath)
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	restCfg, err := o.restConfig()
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("no Kubernetes API configuration: %v", err)}
+	}
+	mgr, err := o.newManager(restCfg, minTLS)
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	if err := setupWebhooks(ctx, mgr, cfg, raw, o); err != nil {
+		return err
+	}
+	if err := setupChecks(mgr); err != nil {
+		return err
+	}
+	log.Info("Starting setwarden webhook server", "port", o.port, "config", o.configPath)
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := mgr.Start(ctx); err != nil {
+		return fmt.Errorf("running manager: %w", err)
+	}
+	return nil
+}
+
+// newScheme returns the types setwarden decodes and caches.
+func newScheme() *runtime.Scheme {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	return scheme
+}
+
+// newManager builds a manager that runs only the webhook server and the
+// caches of Services and Nodes; admission needs no leader election.
+func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16) (manager.Manager, error) {
+	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
+		c.MinVersion = minTLS
+		if !o.enableHTTP2 {
+			c.NextProtos = []string{"http/1.1"}
+		}
+	}}
+	return ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                  newScheme(),
+		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts},
+		HealthProbeBindAddress:  o.probeAddr,
+		GracefulShutdownTimeout: &o.gracefulShutdown,
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: o.webhookHost, Port: o.port, CertDir: o.certDir, TLSOpts: tlsOpts,
+		}),
+		Cache: cache.Options{
+			DefaultTransform: cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Service{}: {Transform: swwebhook.StripForView},
+				&corev1.Node{}:    {Transform: swwebhook.StripForView},
+			},
+		},
+	})
+}
+
+// setupWebhooks registers the admission handlers and the config watcher,
+// and starts the Service and Node informers so readiness waits for them.
+func setupWebhooks(ctx context.Context, mgr manager.Manager, cfg *policies.Config, raw []byte, o *serveOptions) error {
+	m := swwebhook.NewMetrics(metrics.Registry)
+	engines := swwebhook.NewEngineStore(policies.NewEngine(cfg))
+	h := &swwebhook.Handlers{
+		Scheme:  mgr.GetScheme(),
+		Engines: engines,
+		View:    &swwebhook.CacheView{Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader()},
+		Metrics: m,
+	}
+	h.Register(mgr.GetWebhookServer())
+	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Node{}} {
+		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+			return fmt.Errorf("starting informer for %T: %w", obj, err)
+		}
+	}
+	if o.configPath != "" {
+		w := &swwebhook.ConfigWatcher{Path: o.configPath, Interval: o.configInterval, Store: engines, Metrics: m, Loaded: raw}
+		if err := mgr.Add(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setupChecks makes readiness true only when the webhook server serves and
+// the caches have synced.
+func setupChecks(mgr manager.Manager) error {
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
+		defer cancel()
+		if !mgr.GetCache().WaitForCacheSync(ctx) {
+			return errors.New("caches have not synced")
+		}
+		return nil
+	})
+}
