@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -42,7 +43,7 @@ type serveOptions struct {
 	tlsMinVersion    string
 	enableHTTP2      bool
 	zap              zap.Options
-	restConfig       func() (*rest.Config, error)
+	kubeconfig       string
 	webhookHost      string
 	gracefulShutdown time.Duration
 }
@@ -50,7 +51,7 @@ type serveOptions struct {
 var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
 
 func newServeCommand(streams Streams) *cobra.Command {
-	o := &serveOptions{restConfig: ctrl.GetConfig}
+	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the admission webhooks",
@@ -65,6 +66,7 @@ invalid new version is rejected while the last good one stays in force.`,
 		},
 	}
 	flags := cmd.Flags()
+	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)")
 	flags.IntVar(&o.port, "port", webhook.DefaultPort, "webhook server port")
 	flags.StringVar(&o.webhookHost, "host", "", "webhook server address (default: all addresses)")
 	flags.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key")
@@ -115,6 +117,15 @@ func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil
+}
+
+// restConfig loads the API server configuration from --kubeconfig, or the
+// usual places when it is not set.
+func (o *serveOptions) restConfig() (*rest.Config, error) {
+	if o.kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", o.kubeconfig)
+	}
+	return ctrl.GetConfig()
 }
 
 // newScheme returns the types setwarden decodes and caches.

@@ -1,0 +1,23 @@
+package framework
+
+import (
+	"encoding/json"
+	"fmt"
+
+	sigsjson "sigs.k8s.io/json"
+)
+
+func yamlToJSON(doc map[string]any) ([]byte, error) { return json.Marshal(doc) }
+
+// unmarshalStrict decodes JSON and refuses unknown fields, so a typo in
+// webhooks.yaml fails the tests instead of being silently dropped.
+func unmarshalStrict(data []byte, into any) error {
+	strict, err := sigsjson.UnmarshalStrict(data, into)
+	if err != nil {
+		return err
+	}
+	if len(strict) > 0 {
+		return fmt.Errorf("webhooks.yaml: %v", strict)
+	}
+	return nil
+}
