@@ -186,12 +186,12 @@ func (r *Rule) evaluate(in, old *Input, action Action) []Finding {
 		oldErrs = r.Check(old)
 	}
 	for _, err := range r.Check(in) {
-		a := action
+		f := Finding{Rule: r.ID, Action: action, Err: err}
 		if slices.ContainsFunc(oldErrs, func(o *field.Error) bool { return o.Field == err.Field && o.Type == err.Type }) {
-			a = a.capAt(ActionWarn)
-			err.Detail += " " + r.Migration
+			f.Action, f.Grandfathered = action.capAt(ActionWarn), true
+			err.Detail += "; " + r.Migration
 		}
-		findings = append(findings, Finding{Rule: r.ID, Action: a, Err: err})
+		findings = append(findings, f)
 	}
 	if r.Advise != nil {
 		for _, err := range r.Advise(in) {

@@ -219,7 +219,7 @@ func TestEvaluateGrandfatheredMessageSaysHowToMigrate(t *testing.T) {
 	s := redisStatefulSet()
 	s.Spec.ServiceName = ""
 	r := NewEngine(nil).Evaluate(Request{Object: s, OldObject: s.DeepCopy(), View: engineView{nodes: []*corev1.Node{}}})
-	want := "spec.serviceName: Required value: set it to a headless Service (clusterIP: None) that selects the pods, so each pod gets a stable DNS name " + migrateServiceName
+	want := "spec.serviceName: Required value: set it to a headless Service (clusterIP: None) that selects the pods, so each pod gets a stable DNS name; " + migrateServiceName
 	if len(r.Findings) != 1 || r.Findings[0].Message() != want {
 		t.Errorf("got %v, want one finding %q", summary(r.Findings), want)
 	}

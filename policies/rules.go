@@ -58,9 +58,10 @@ type Rule struct {
 	Check CheckFunc
 	// Advise returns violations that are at most warned about.
 	Advise CheckFunc
-	// Migration, when set, marks a rule over immutable fields: on UPDATE a
-	// violation the old object already had is downgraded to Warn, and this
-	// text, which says how to migrate, is appended to the message.
+	// Migration, when set, marks a rule over fields that cannot simply be
+	// fixed in place: on UPDATE a violation the old object already had is
+	// downgraded to Warn (grandfathered), and this text, which says how to
+	// migrate, is appended to the message.
 	Migration string
 }
 
@@ -70,11 +71,14 @@ const DocsURL = "https://github.com/setwarden/setwarden/blob/main/docs/rules.md"
 // Anchor returns the link to the rule's documentation.
 func (r *Rule) Anchor() string { return DocsURL + "#" + r.ID }
 
+// Migration texts stand alone: the webhook sends them as the warning of a
+// grandfathered finding, within the 256-character budget.
 const (
-	migrateServiceName = "This StatefulSet already had this problem before the update, so it is only warned about; spec.serviceName is immutable: delete the StatefulSet with --cascade=orphan and recreate it with a headless Service (the pods and their claims are kept)."
-	migrateService     = "This StatefulSet already had this problem before the update, so it is only warned about; fix the Service (a Service's clusterIP is immutable: recreate it with clusterIP: None and a selector that matches the pods)."
-	migrateVCT         = "This StatefulSet already had this problem before the update, so it is only warned about; spec.volumeClaimTemplates is immutable: delete the StatefulSet with --cascade=orphan and recreate it with volumeClaimTemplates."
-	migrateName        = "This StatefulSet already had this problem before the update, so it is only warned about; the name is immutable: recreate the StatefulSet with a name of at most 52 characters."
+	migrateServiceName = "already missing before this update, so allowed with a warning; spec.serviceName is immutable: delete the StatefulSet with --cascade=orphan and recreate it naming a headless Service"
+	migrateService     = "the governing Service already had this problem before this update, so allowed with a warning; fix the Service: clusterIP: None and a selector that matches the pod labels"
+	migrateVCT         = "already missing before this update, so allowed with a warning; spec.volumeClaimTemplates is immutable: delete the StatefulSet with --cascade=orphan and recreate it with claim templates"
+	migrateName        = "already too long before this update, so allowed with a warning; the name is immutable: recreate the StatefulSet with a name of at most 52 characters"
+	migrateAPIInvalid  = "already present before this update, which the API server still accepts, so allowed with a warning; fix it the next time you change this object"
 )
 
 // Rules is the rule catalogue, in evaluation and report order.
@@ -107,10 +111,10 @@ var Rules = []Rule{
 	{ID: RuleStatefulSetNameTooLong, DefaultAction: ActionDeny, Check: checkStatefulSetNameTooLong, Migration: migrateName,
 		Description: "A StatefulSet's name is longer than 52 characters, so no pod can ever be created."},
 	// Affinity the API server itself would reject.
-	{ID: RuleAffinityInvalid, DefaultAction: ActionDeny, Check: checkAffinityInvalid,
+	{ID: RuleAffinityInvalid, DefaultAction: ActionDeny, Check: checkAffinityInvalid, Migration: migrateAPIInvalid,
 		Description: "Affinity that kube-apiserver rejects as invalid."},
 	// Tolerations the API server itself would reject.
-	{ID: RuleTolerationInvalid, DefaultAction: ActionDeny, Check: checkTolerationInvalid,
+	{ID: RuleTolerationInvalid, DefaultAction: ActionDeny, Check: checkTolerationInvalid, Migration: migrateAPIInvalid,
 		Description: "Tolerations that kube-apiserver rejects as invalid."},
 	// Required node affinity that no node can ever satisfy.
 	{ID: RuleNodeAffinityUnsatisfiable, DefaultAction: ActionDeny, Check: checkNodeAffinityUnsatisfiable, Advise: adviseNodeAffinityTermsUnsatisfiable,

@@ -78,6 +78,20 @@ type Finding struct {
 	Action Action
 	// Err carries the full field path, the error type and the message.
 	Err *field.Error
+	// Grandfathered marks a violation the old object already had on UPDATE,
+	// downgraded to Warn; the rule's migration text says what to do.
+	Grandfathered bool
+}
+
+// Fix returns the short text for an admission warning: the migration steps
+// of a grandfathered finding, otherwise the message's detail.
+func (f Finding) Fix() string {
+	if f.Grandfathered {
+		if r, ok := RuleByID(f.Rule); ok {
+			return r.Migration
+		}
+	}
+	return f.Err.Detail
 }
 
 // Message renders the finding as kubectl does: "path: Type: detail".

@@ -107,7 +107,7 @@ func warningsFor(report *policies.Report) admission.Warnings {
 		if f.Action != policies.ActionWarn {
 			continue
 		}
-		w := truncate(fmt.Sprintf("%s: %s", f.Rule, f.Err.Detail), maxWarningLength)
+		w := truncate(fmt.Sprintf("%s: %s", f.Rule, f.Fix()), maxWarningLength)
 		if size+len(w) > maxWarningsSize-64 {
 			warnings = append(warnings, fmt.Sprintf("setwarden: %d more warnings; see the setwarden logs or run setwarden check", countWarn(findings[i:])))
 			break
