@@ -66,7 +66,7 @@ type Rule struct {
 }
 
 // DocsURL is the base of the rule documentation; each rule has an anchor.
-const DocsURL = "https://github.com/setwarden/setwarden/blob/main/docs/rules.md"
+const DocsURL = "https://github.com/setwarden/setwarden/blob/main/README.md"
 
 // Anchor returns the link to the rule's documentation.
 func (r *Rule) Anchor() string { return DocsURL + "#" + r.ID }

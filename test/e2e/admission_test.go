@@ -214,3 +214,14 @@ func mustCreate(t *testing.T, obj client.Object) {
 
 var _ = slices.Contains[[]string]
 var _ = strings.Contains
+
+func TestServiceCreatedAMomentAgoIsFound(t *testing.T) {
+	ns := newNamespace(t)
+	// No pause between the two creates: the informer cache may not have the
+	// Service yet, and the live GET on a cache miss must find it.
+	for i := range 5 {
+		name := "quick-" + string(rune('a'+i))
+		mustCreate(t, service(ns, name+"-headless", true, map[string]string{"app": name}))
+		assertCreate(t, statefulSet(ns, name, name+"-headless", true), "", nil)
+	}
+}
