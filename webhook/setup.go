@@ -40,14 +40,14 @@ func (h *Handlers) MutatingWebhook() *admission.Webhook {
 // ValidatingWebhook returns the /validate webhook.
 func (h *Handlers) ValidatingWebhook() *admission.Webhook {
 	r := kindRouter{}
-	add := func(gvk schema.GroupVersionKind, wh *admission.Webhook) { r[gvk] = wh }
-	add(corev1.SchemeGroupVersion.WithKind("Pod"), admission.WithValidator(h.Scheme, &Validator[*corev1.Pod]{h.Engines, h.View, h.Metrics}))
-	add(corev1.SchemeGroupVersion.WithKind("ReplicationController"), admission.WithValidator(h.Scheme, &Validator[*corev1.ReplicationController]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("Deployment"), admission.WithValidator(h.Scheme, &Validator[*appsv1.Deployment]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), admission.WithValidator(h.Scheme, &Validator[*appsv1.ReplicaSet]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("StatefulSet"), admission.WithValidator(h.Scheme, &Validator[*appsv1.StatefulSet]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("DaemonSet"), admission.WithValidator(h.Scheme, &Validator[*appsv1.DaemonSet]{h.Engines, h.View, h.Metrics}))
-	add(batchv1.SchemeGroupVersion.WithKind("Job"), admission.WithValidator(h.Scheme, &Validator[*batchv1.Job]{h.Engines, h.View, h.Metrics}))
-	add(batchv1.SchemeGroupVersion.WithKind("CronJob"), admission.WithValidator(h.Scheme, &Validator[*batchv1.CronJob]{h.Engines, h.View, h.Metrics}))
+	add := func(gvk schema.GroupVersionKind, h admission.Handler) { r[gvk] = h }
+	add(corev1.SchemeGroupVersion.WithKind("Pod"), withValidator(&Validator[*corev1.Pod]{h.Engines, h.View, h.Metrics}))
+	add(corev1.SchemeGroupVersion.WithKind("ReplicationController"), withValidator(&Validator[*corev1.ReplicationController]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("Deployment"), withValidator(&Validator[*appsv1.Deployment]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), withValidator(&Validator[*appsv1.ReplicaSet]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("StatefulSet"), withValidator(&Validator[*appsv1.StatefulSet]{h.Engines, h.View, h.Metrics}))
+	add(appsv1.SchemeGroupVersion.WithKind("DaemonSet"), withValidator(&Validator[*appsv1.DaemonSet]{h.Engines, h.View, h.Metrics}))
+	add(batchv1.SchemeGroupVersion.WithKind("Job"), withValidator(&Validator[*batchv1.Job]{h.Engines, h.View, h.Metrics}))
+	add(batchv1.SchemeGroupVersion.WithKind("CronJob"), withValidator(&Validator[*batchv1.CronJob]{h.Engines, h.View, h.Metrics}))
 	return &admission.Webhook{Handler: r}
 }
