@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -114,6 +116,14 @@ func validate(cfg Config) error {
 		return fmt.Errorf("duration %s is outside (0, 10m]", cfg.Duration)
 	case cfg.Rate <= 0 && cfg.Workers <= 0:
 		return fmt.Errorf("set Workers (closed loop) or Rate (open loop)")
+	}
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return fmt.Errorf("base URL: %w", err)
+	}
+	// Load goes to this machine only.
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("base URL %s is not a loopback address", cfg.BaseURL)
 	}
 	return nil
 }
