@@ -1,0 +1,123 @@
+{{/* Chart name, overridable. */}}
+{{- define "setwarden.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Full name prefix of every object. Capped at 52 characters so the longest
+suffix ("-selfsigned", 11) keeps names within 63.
+*/}}
+{{- define "setwarden.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 52 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 52 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* Labels that select the server pods; never change them on upgrade. */}}
+{{- define "setwarden.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "setwarden.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* Labels of every object. */}}
+{{- define "setwarden.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "setwarden.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/component: admission-webhook
+{{- end }}
+
+{{/* The Secret holding the serving certificate. */}}
+{{- define "setwarden.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "setwarden.fullname" .)) .Values.tls.secretName }}
+{{- end }}
+
+{{/* The Lease that elects the one writer of the self-managed certificate. */}}
+{{- define "setwarden.leaseName" -}}
+{{- printf "%s-tls" (include "setwarden.fullname" .) }}
+{{- end }}
+
+{{/* The serving Certificate of cert-manager mode. */}}
+{{- define "setwarden.servingCertificateName" -}}
+{{- printf "%s-serving" (include "setwarden.fullname" .) }}
+{{- end }}
+
+{{/* The image reference: the digest wins over the tag. */}}
+{{- define "setwarden.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/* Namespaces neither webhook is called for: always kube-system and the release namespace. */}}
+{{- define "setwarden.excludedNamespaces" -}}
+{{- concat (list "kube-system" .Release.Namespace) .Values.webhook.namespaceSelector.excludeNamespaces | uniq | toJson }}
+{{- end }}
+
+{{/* The PolicyConfig document, from .Values.config. */}}
+{{- define "setwarden.policyConfig" -}}
+{{- $c := .Values.config }}
+{{- $agents := dict "selector" (include "setwarden.agentSelector" . | fromJson) }}
+{{- with $c.agents.namespaces }}
+{{- $_ := set $agents "namespaces" . }}
+{{- end }}
+{{- $exemptNamespaces := concat (list "kube-system" .Release.Namespace) $c.exemptions.namespaces | uniq }}
+{{- $doc := dict
+  "apiVersion" "setwarden.dev/v1alpha1"
+  "kind" "PolicyConfig"
+  "agents" $agents
+  "controlPlaneTaints" $c.controlPlaneTaints
+  "exemptions" (dict "namespaces" $exemptNamespaces "allowAnnotations" $c.exemptions.allowAnnotations) }}
+{{- with $c.rules }}
+{{- $_ := set $doc "rules" . }}
+{{- end }}
+{{- toYaml $doc }}
+{{- end }}
+
+{{/*
+Arguments of `setwarden serve`. The self-managed flags name the objects the
+server may touch; the chart's RBAC grants exactly those.
+*/}}
+{{- define "setwarden.serverArgs" -}}
+{{- $fullname := include "setwarden.fullname" . -}}
+- serve
+- --port={{ .Values.webhook.port }}
+- --cert-dir=/var/run/setwarden/certs
+- --config=/etc/setwarden/config.yaml
+- --metrics-bind-address={{ if .Values.metrics.enabled }}:{{ .Values.metrics.port }}{{ else }}0{{ end }}
+- --health-probe-bind-address=:{{ .Values.probes.port }}
+- --tls-min-version={{ .Values.tls.minVersion }}
+- --graceful-shutdown-timeout={{ .Values.gracefulShutdownTimeout }}
+- --zap-log-level={{ .Values.log.level }}
+- --zap-encoder={{ .Values.log.encoder }}
+{{- if eq .Values.tls.mode "self-managed" }}
+- --tls-mode=self-managed
+- --tls-secret-name={{ include "setwarden.tlsSecretName" . }}
+- --tls-secret-namespace={{ .Release.Namespace }}
+- --tls-lease-name={{ include "setwarden.leaseName" . }}
+- --webhook-config-name={{ $fullname }}
+- --service-name={{ $fullname }}
+{{- end }}
+{{- range .Values.extraArgs }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+The agent selector as JSON. The default lives here, not in values.yaml,
+because Helm merges maps: a default matchLabels there would be ANDed with
+every selector an operator sets.
+*/}}
+{{- define "setwarden.agentSelector" -}}
+{{- default (dict "matchLabels" (dict "setwarden.dev/agent" "true")) .Values.config.agents.selector | toJson }}
+{{- end }}
