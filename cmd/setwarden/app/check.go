@@ -5,79 +5,127 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
 	"github.com/setwarden/setwarden/policies"
 )
 
-// outputFormats are the values of check's --output flag.
-var outputFormats = []string{"text", "json"}
-
 // checkOptions are the flags of `setwarden check`.
 type checkOptions struct {
-	filenames  []string
-	output     string
-	configPath string
+	filenames     []string
+	kustomizeDirs []string
+	outputs       []string
+	configPath    string
+	failOn        string
+	fix           bool
+	diff          bool
 }
 
 func newCheckCommand(streams Streams) *cobra.Command {
-	o := &checkOptions{output: "text"}
+	o := &checkOptions{failOn: string(report.FailOnDeny)}
 	cmd := &cobra.Command{
-		Use:   "check [PATH...] [-f PATH]...",
+		Use:   "check [PATH...] [-f PATH]... [-k DIR]...",
 		Short: "Check manifests offline against the policies",
 		Long: `Check Kubernetes manifests against setwarden's policies without a cluster.
 
 Files, directories (read recursively for .yaml, .yml and .json files) and "-" for
 standard input are read; multi-document YAML, JSON and kind: List are supported.
-The Services and Nodes in the input stand for the cluster: rules that need Nodes
-are skipped when the input has none.
+-k DIR builds a kustomization in-process, as kubectl kustomize does. The Services
+and Nodes in the input stand for the cluster: rules that need Nodes are skipped
+when the input has none.
 
-Exit status: 0 when nothing is denied, 1 when something is, 2 for usage errors,
-an invalid --config, or input that could not be read (everything that could be
-read is still checked and reported).`,
+Outputs: -o FORMAT writes to standard output, -o FORMAT=FILE to a file; repeat -o
+for several (at most one on standard output). Formats: text (coloured on a
+terminal unless NO_COLOR is set), json, yaml, sarif (2.1.0) and junit.
+
+--fix adds the missing control-plane tolerations of agent DaemonSets to the input
+files in place, keeping comments, key order and every other document as it was;
+with --diff it prints a unified diff instead. With standard input, --fix writes
+the fixed stream to standard output and the report to standard error.
+
+Exit status: 0 when no finding fails the check, 1 when one does (--fail-on deny,
+the default: Deny findings; warn: Deny and Warn; never: none), 2 for usage
+errors, an invalid --config, or input that could not be read (everything that
+could be read is still checked and reported).`,
 		Example: `  setwarden check examples/
   setwarden check -f statefulset.yaml -f cluster/nodes.yaml -o json
-  helm template redis bitnami/redis | setwarden check -f -`,
+  helm template redis bitnami/redis | setwarden check -f -
+  setwarden check -k overlays/prod -o text -o sarif=report.sarif -o junit=report.xml
+  setwarden check --fix --diff agents/`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), streams, append(slices.Clone(o.filenames), args...))
 		},
 	}
 	flags := cmd.Flags()
 	flags.StringArrayVarP(&o.filenames, "filename", "f", nil, `file, directory or "-" (stdin) to check; repeatable`)
-	flags.StringVarP(&o.output, "output", "o", o.output, "output format: text or json")
+	flags.StringArrayVarP(&o.kustomizeDirs, "kustomize", "k", nil, "kustomization directory to build and check; repeatable")
+	flags.StringArrayVarP(&o.outputs, "output", "o", nil, "output FORMAT or FORMAT=FILE, FORMAT one of "+strings.Join(outputFormats, ", ")+"; repeatable (default text)")
 	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file (default: the built-in defaults)")
+	flags.StringVar(&o.failOn, "fail-on", o.failOn, "findings that fail the check (exit 1): "+strings.Join(report.FailOnValues, ", "))
+	flags.BoolVar(&o.fix, "fix", false, "apply the mutations (agent-tolerations) to the input files in place")
+	flags.BoolVar(&o.diff, "diff", false, "with --fix, print a unified diff instead of writing the files")
 	return cmd
 }
 
 func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string) error {
-	if !slices.Contains(outputFormats, o.output) {
-		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--output %q is not supported; use text or json", o.output)}
-	}
-	if len(paths) == 0 {
-		return &exitError{code: ExitUsage, msg: `nothing to check: give files or directories, or "-f -" for standard input`}
+	if err := o.validate(paths); err != nil {
+		return err
 	}
 	cfg, err := loadConfig(o.configPath)
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	bundle := (&manifest.Reader{Stdin: streams.In}).Read(ctx, paths)
-	rep := evaluateBundle(policies.NewEngine(cfg), bundle)
-	render := report.Text
-	if o.output == "json" {
-		render = report.JSON
+	engine := policies.NewEngine(cfg)
+	reader := &manifest.Reader{Stdin: streams.In}
+	defer reader.Close()
+	var inputErrs []report.Problem
+	paths, inputErrs = o.buildKustomizations(reader, paths)
+	// With a fixed stream on standard output, the report moves to stderr.
+	reportOut := streams.Out
+	if o.fix {
+		fixed, errs := o.applyFixes(ctx, engine, reader, paths, streams)
+		inputErrs = append(inputErrs, errs...)
+		if fixed {
+			reportOut = streams.ErrOut
+		}
 	}
-	if err := render(streams.Out, rep); err != nil {
-		return &exitError{code: ExitUsage, msg: fmt.Sprintf("writing the report: %v", err)}
+	outs, err := parseOutputs(o.outputs, report.FailOn(o.failOn))
+	if err != nil {
+		return err
+	}
+	rep := checkInput(ctx, engine, reader, paths, inputErrs, slices.ContainsFunc(outs, output.needsChecked))
+	if err := writeOutputs(outs, rep, reportOut); err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	switch {
 	case len(rep.Errors) > 0:
 		return &exitError{code: ExitUsage}
-	case rep.Denied():
+	case rep.Failed(report.FailOn(o.failOn)):
 		return &exitError{code: ExitDenied}
+	}
+	return nil
+}
+
+// validate checks the flags that do not depend on the input.
+func (o *checkOptions) validate(paths []string) error {
+	if !slices.Contains(report.FailOnValues, o.failOn) {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--fail-on %q is not supported; use %s", o.failOn, strings.Join(report.FailOnValues, ", "))}
+	}
+	if len(paths) == 0 && len(o.kustomizeDirs) == 0 {
+		return &exitError{code: ExitUsage, msg: `nothing to check: give files or directories, -k DIR, or "-f -" for standard input`}
+	}
+	if o.diff && !o.fix {
+		return &exitError{code: ExitUsage, msg: "--diff shows what --fix would change: use it with --fix"}
+	}
+	if o.fix && len(o.kustomizeDirs) > 0 {
+		return &exitError{code: ExitUsage, msg: "--fix cannot edit a kustomization's output: fix its resources with -f instead"}
+	}
+	if _, err := parseOutputs(o.outputs, report.FailOnDeny); err != nil {
+		return err
 	}
 	return nil
 }
@@ -97,48 +145,4 @@ func loadConfig(path string) (*policies.Config, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return cfg, nil
-}
-
-// evaluateBundle runs the engine on every workload of the bundle, with the
-// bundle's Services and Nodes as the cluster.
-func evaluateBundle(engine *policies.Engine, bundle *manifest.Bundle) *report.Report {
-	b := report.NewBuilder()
-	view := manifest.NewView(bundle.Documents)
-	for _, p := range bundle.Notices {
-		b.AddNotice(report.Problem{File: p.File, Line: p.Line, Message: p.Message})
-	}
-	for _, p := range bundle.Errors {
-		b.AddError(report.Problem{File: p.File, Line: p.Line, Message: p.Message})
-	}
-	for _, doc := range bundle.Documents {
-		ref := report.ObjectRef{APIVersion: doc.APIVersion, Kind: doc.Kind, Namespace: doc.Namespace, Name: doc.Name}
-		if doc.Object == nil {
-			b.AddNotEvaluated(ref)
-			continue
-		}
-		w, ok := policies.NewWorkload(doc.Object)
-		if !ok { // Services and Nodes
-			b.AddNotEvaluated(ref)
-			continue
-		}
-		ref.Namespace = w.Namespace()
-		r, err := evaluate(engine, doc.Object, view)
-		if err != nil {
-			b.AddError(report.Problem{File: doc.File, Line: doc.Line, Object: &ref, Message: err.Error()})
-			continue
-		}
-		b.AddEvaluated(doc.File, doc.Line, ref, r)
-	}
-	return b.Report()
-}
-
-// evaluate runs the engine on one object. A panic in a rule is a bug, but it
-// must not lose the report on every other object.
-func evaluate(engine *policies.Engine, obj runtime.Object, view policies.ClusterView) (r *policies.Report, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("internal error while evaluating the rules (please report it): %v", p)
-		}
-	}()
-	return engine.Evaluate(policies.Request{Object: obj, View: view, Mode: policies.ModeOffline}), nil
 }

@@ -194,9 +194,9 @@ func TestCheckCommand(t *testing.T) {
 		{
 			name:       "an unknown output format is a usage error",
 			files:      map[string]string{"sts.yaml": checkNoServiceName},
-			args:       []string{"check", "-o", "yaml", "sts.yaml"},
+			args:       []string{"check", "-o", "xml", "sts.yaml"},
 			wantCode:   ExitUsage,
-			wantStderr: []string{`Error: --output "yaml" is not supported; use text or json`},
+			wantStderr: []string{`Error: --output "xml" is not supported; use text, json, yaml, sarif, junit, optionally followed by =FILE`},
 		},
 		{
 			name:       "nothing to check is a usage error",

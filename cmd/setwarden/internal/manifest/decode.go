@@ -56,10 +56,19 @@ type header struct {
 // yamlLine finds the document-relative line in go-yaml's error messages.
 var yamlLine = regexp.MustCompile(`line (\d+)`)
 
+// decoder decodes one document and hands its objects to the Visitor.
+type decoder struct {
+	v *Visitor
+	// raw and rawLine are the document's text and first line, passed on
+	// with each object for tools that map field paths to lines.
+	raw     []byte
+	rawLine int
+}
+
 // decodeYAMLDocument converts one YAML document to JSON and adds its objects.
 // chunkLine is the file line of the chunk's first line, which go-yaml's line
 // numbers count from; src.Line is the line reported for the object.
-func (b *Bundle) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
+func (b *decoder) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
 	j, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		line := src.Line
@@ -69,33 +78,33 @@ func (b *Bundle) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
 			line = chunkLine + n - 1
 			msg = strings.Replace(msg, m[0], "line "+strconv.Itoa(line), 1)
 		}
-		b.addError(Source{File: src.File, Line: line}, "invalid YAML: %s", msg)
+		b.v.errorf(Source{File: src.File, Line: line}, "invalid YAML: %s", msg)
 		return
 	}
 	b.decodeObject(src, j, 0)
 }
 
 // decodeObject adds the object in one JSON value, flattening Lists.
-func (b *Bundle) decodeObject(src Source, data []byte, depth int) {
+func (b *decoder) decodeObject(src Source, data []byte, depth int) {
 	if t := bytes.TrimSpace(data); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return // an empty or comment-only document
 	}
 	var h header
 	if err := json.Unmarshal(data, &h); err != nil {
 		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
-			b.addError(src, "not a Kubernetes object: %s", describeDecodeError(err))
+			b.v.errorf(src, "not a Kubernetes object: %s", describeDecodeError(err))
 		} else {
-			b.addError(src, "not a Kubernetes object: expected a mapping with apiVersion and kind")
+			b.v.errorf(src, "not a Kubernetes object: expected a mapping with apiVersion and kind")
 		}
 		return
 	}
 	if h.APIVersion == "" || h.Kind == "" {
-		b.addError(src, "not a Kubernetes object: apiVersion and kind are required")
+		b.v.errorf(src, "not a Kubernetes object: apiVersion and kind are required")
 		return
 	}
 	gv, err := schema.ParseGroupVersion(h.APIVersion)
 	if err != nil {
-		b.addError(src, "%s %s: invalid apiVersion %q: %v", h.Kind, h.Metadata.Name, h.APIVersion, err)
+		b.v.errorf(src, "%s %s: invalid apiVersion %q: %v", h.Kind, h.Metadata.Name, h.APIVersion, err)
 		return
 	}
 	if strings.HasSuffix(h.Kind, "List") && h.Items != nil {
@@ -103,32 +112,38 @@ func (b *Bundle) decodeObject(src Source, data []byte, depth int) {
 		return
 	}
 	doc := Document{Source: src, APIVersion: h.APIVersion, Kind: h.Kind,
-		Namespace: h.Metadata.Namespace, Name: h.Metadata.Name}
+		Namespace: h.Metadata.Namespace, Name: h.Metadata.Name, Raw: b.raw, RawLine: b.rawLine, InList: depth > 0}
 	gvk := gv.WithKind(h.Kind)
 	newObj, ok := decoders[gvk]
 	if !ok {
 		if want, known := supportedVersion(gvk); known {
-			b.addError(src, "%s %s: unsupported apiVersion %q: setwarden reads %s as %s; update the manifest to the current API",
+			b.v.errorf(src, "%s %s: unsupported apiVersion %q: setwarden reads %s as %s; update the manifest to the current API",
 				h.Kind, h.Metadata.Name, h.APIVersion, h.Kind, want)
 			return
 		}
-		b.Documents = append(b.Documents, doc) // counted, not evaluated
+		b.emit(&doc) // counted, not evaluated
 		return
 	}
 	obj := newObj()
 	if err := json.Unmarshal(data, obj); err != nil {
-		b.addError(src, "%s %s: %s", h.Kind, h.Metadata.Name, describeDecodeError(err))
+		b.v.errorf(src, "%s %s: %s", h.Kind, h.Metadata.Name, describeDecodeError(err))
 		return
 	}
 	doc.Object = obj
-	b.Documents = append(b.Documents, doc)
+	b.emit(&doc)
+}
+
+func (b *decoder) emit(doc *Document) {
+	if b.v.Document != nil {
+		b.v.Document(doc)
+	}
 }
 
 // decodeList adds every item of a List. Items carry the List's line: the
 // conversion to JSON loses the items' own lines.
-func (b *Bundle) decodeList(src Source, h *header, depth int) {
+func (b *decoder) decodeList(src Source, h *header, depth int) {
 	if depth >= maxListDepth {
-		b.addError(src, "%s nested more than %d levels deep", h.Kind, maxListDepth)
+		b.v.errorf(src, "%s nested more than %d levels deep", h.Kind, maxListDepth)
 		return
 	}
 	for _, item := range h.Items {

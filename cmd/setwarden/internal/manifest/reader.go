@@ -1,21 +1,20 @@
 // Package manifest reads Kubernetes manifests for the offline check: files,
 // directories and stdin, multi-document YAML, JSON and Lists, each object
-// with the file and line it came from. It also backs the policy engine's
-// ClusterView with the Services and Nodes found in the input.
+// with the file and line it came from. It streams: documents are decoded and
+// handed to a Visitor one at a time, so memory does not grow with the number
+// of objects. It also backs the policy engine's ClusterView with the
+// Services and Nodes found in the input.
 package manifest
 
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/runtime"
 )
@@ -26,9 +25,10 @@ const StdinPath = "-"
 // StdinName is the file name reported for objects read from standard input.
 const StdinName = "<stdin>"
 
-// MaxFileSize bounds what is read from one file, so that a path such as
-// /dev/zero fails instead of exhausting memory.
-const MaxFileSize = 64 << 20
+// MaxDocumentSize bounds one document (and one JSON file, which is read
+// whole), so that a path such as /dev/zero fails instead of exhausting
+// memory. Streams of YAML documents may be longer.
+const MaxDocumentSize = 64 << 20
 
 // Source is where an object starts: its file and 1-based line. Line is 0
 // when a problem concerns a whole file.
@@ -55,6 +55,13 @@ type Document struct {
 	// Object is the typed object for the kinds setwarden decodes (workloads,
 	// Services, Nodes), nil for every other kind.
 	Object runtime.Object
+	// Raw is the text of the YAML document or JSON value the object was
+	// decoded from, and RawLine the file line of its first line. Raw is only
+	// valid during the Visitor call: the reader reuses its buffer.
+	Raw     []byte
+	RawLine int
+	// InList is set for the items of a List, whose Raw is the whole List.
+	InList bool
 }
 
 // Problem is an input error or a notice, with where it was found.
@@ -63,104 +70,168 @@ type Problem struct {
 	Message string
 }
 
-// Bundle is everything read from the input.
-type Bundle struct {
-	// Documents are the objects read, in input order.
-	Documents []Document
-	// Errors are input errors: unreadable files, invalid YAML, objects that
-	// cannot be decoded. Every other document is still read.
-	Errors []Problem
-	// Notices are files skipped on purpose, such as binary files found in a
-	// directory.
-	Notices []Problem
+// Visitor receives what a Reader reads, in input order. Nil funcs ignore.
+type Visitor struct {
+	// Filter, when set, is called with each document's text before it is
+	// decoded; documents it rejects are skipped silently. It makes a cheap
+	// pass over the input, such as indexing Services and Nodes, cheaper.
+	Filter func(raw []byte) bool
+	// Document receives each object read.
+	Document func(*Document)
+	// Error receives input errors: unreadable files, invalid YAML, objects
+	// that cannot be decoded. Reading goes on after each.
+	Error func(Problem)
+	// Notice receives files skipped on purpose, such as binary files found
+	// in a directory.
+	Notice func(Problem)
 }
 
-func (b *Bundle) addError(src Source, format string, args ...any) {
-	b.Errors = append(b.Errors, Problem{Source: src, Message: fmt.Sprintf(format, args...)})
+func (v *Visitor) errorf(src Source, format string, args ...any) {
+	if v.Error != nil {
+		v.Error(Problem{Source: src, Message: fmt.Sprintf(format, args...)})
+	}
 }
 
-func (b *Bundle) addNotice(src Source, format string, args ...any) {
-	b.Notices = append(b.Notices, Problem{Source: src, Message: fmt.Sprintf(format, args...)})
+func (v *Visitor) noticef(src Source, format string, args ...any) {
+	if v.Notice != nil {
+		v.Notice(Problem{Source: src, Message: fmt.Sprintf(format, args...)})
+	}
 }
 
-// Reader reads manifests from paths. Its zero value reads no stdin.
+// Reader reads manifests from paths. Its zero value reads no stdin. A Reader
+// may walk the same paths several times (the check makes an indexing pass
+// before the evaluating one): standard input is then spooled to a temporary
+// file on the first walk, so call Close when done.
 type Reader struct {
 	// Stdin is read for the path "-".
 	Stdin io.Reader
+	// Virtual maps paths to in-memory content, such as a kustomization
+	// built in-process; such a path is reported under its key.
+	Virtual map[string][]byte
 
-	bundle     *Bundle
+	spool      *os.File // standard input, once read
+	spoolErr   error
 	seenDirs   map[string]bool
 	seenFiles  map[string]bool
 	stdinTaken bool
+	listOnly   []string // set by Files
+	listing    bool
 }
 
-// Read reads every path in order: "-" for stdin, a file whatever its name, or
-// a directory, recursively, for its .yaml, .yml and .json files. It never
-// stops at the first problem; problems are in the Bundle.
-func (r *Reader) Read(ctx context.Context, paths []string) *Bundle {
-	r.bundle = &Bundle{}
-	r.seenDirs, r.seenFiles = map[string]bool{}, map[string]bool{}
+// Close removes the spooled copy of standard input, if any.
+func (r *Reader) Close() error {
+	if r.spool == nil {
+		return nil
+	}
+	r.spool.Close()
+	return os.Remove(r.spool.Name())
+}
+
+// Walk reads every path in order: "-" for stdin, a file whatever its name,
+// or a directory, recursively, for its .yaml, .yml and .json files. It never
+// stops at the first problem; problems go to the Visitor.
+func (r *Reader) Walk(ctx context.Context, paths []string, v *Visitor) {
+	r.seenDirs, r.seenFiles, r.stdinTaken = map[string]bool{}, map[string]bool{}, false
 	for _, p := range paths {
 		if ctx.Err() != nil {
-			r.bundle.addError(Source{File: p}, "not read: %v", context.Cause(ctx))
+			v.errorf(Source{File: p}, "not read: %v", context.Cause(ctx))
 			continue
 		}
-		r.readPath(ctx, p)
+		r.readPath(ctx, p, v)
 	}
-	return r.bundle
 }
 
-func (r *Reader) readPath(ctx context.Context, p string) {
+// Files returns the regular files a Walk of paths would read, without "-"
+// and virtual paths, for commands such as `check --fix` that rewrite them.
+func (r *Reader) Files(ctx context.Context, paths []string) []string {
+	r.listing, r.listOnly = true, nil
+	defer func() { r.listing = false }()
+	var notStdin []string
+	for _, p := range paths {
+		if p != StdinPath && r.Virtual[p] == nil {
+			notStdin = append(notStdin, p)
+		}
+	}
+	r.Walk(ctx, notStdin, &Visitor{})
+	return r.listOnly
+}
+
+func (r *Reader) readPath(ctx context.Context, p string, v *Visitor) {
+	if data, ok := r.Virtual[p]; ok {
+		r.readStream(p, bytes.NewReader(data), false, v)
+		return
+	}
 	if p == StdinPath {
-		r.readStdin()
+		r.readStdin(v)
 		return
 	}
 	info, err := os.Stat(p)
 	if err != nil {
-		r.bundle.addError(Source{File: p}, "%s", pathError(err))
+		v.errorf(Source{File: p}, "%s", pathError(err))
 		return
 	}
 	if info.IsDir() {
-		r.walkDir(ctx, p)
+		r.walkDir(ctx, p, v)
 		return
 	}
 	// A file named explicitly is read whatever its kind: `-f <(helm template ...)`
 	// is a pipe. Only directory walks skip FIFOs, which could block forever.
 	if r.firstVisit(r.seenFiles, p) {
-		r.readFile(p, false)
+		r.readFile(p, false, v)
 	}
 }
 
-func (r *Reader) readStdin() {
+func (r *Reader) readStdin(v *Visitor) {
 	src := Source{File: StdinName}
 	if r.stdinTaken {
-		r.bundle.addError(src, "standard input is named more than once")
+		v.errorf(src, "standard input is named more than once")
 		return
 	}
 	r.stdinTaken = true
 	if r.Stdin == nil {
-		r.bundle.addError(src, "no standard input")
+		v.errorf(src, "no standard input")
 		return
 	}
-	data, err := readLimited(r.Stdin)
+	if err := r.spoolStdin(); err != nil {
+		v.errorf(src, "cannot read: %v", err)
+		return
+	}
+	if _, err := r.spool.Seek(0, io.SeekStart); err != nil {
+		v.errorf(src, "cannot read: %v", err)
+		return
+	}
+	r.readStream(StdinName, r.spool, false, v)
+}
+
+// spoolStdin copies standard input to a temporary file once, so that every
+// walk reads the same bytes without holding them in memory.
+func (r *Reader) spoolStdin() error {
+	if r.spool != nil || r.spoolErr != nil {
+		return r.spoolErr
+	}
+	f, err := os.CreateTemp("", "setwarden-stdin-*.yaml")
 	if err != nil {
-		r.bundle.addError(src, "%v", err)
-		return
+		r.spoolErr = err
+		return err
 	}
-	r.readData(StdinName, data, false)
+	r.spool = f
+	if _, err := io.Copy(f, r.Stdin); err != nil {
+		r.spoolErr = err
+	}
+	return r.spoolErr
 }
 
 // walkDir reads a directory's manifests recursively, in lexical order. It
 // follows symbolic links but reads each real directory and file only once,
 // which also ends symlink loops.
-func (r *Reader) walkDir(ctx context.Context, dir string) {
+func (r *Reader) walkDir(ctx context.Context, dir string, v *Visitor) {
 	if !r.firstVisit(r.seenDirs, dir) {
-		r.bundle.addNotice(Source{File: dir}, "skipped: directory already read (a symbolic link loop or a second link to it)")
+		v.noticef(Source{File: dir}, "skipped: directory already read (a symbolic link loop or a second link to it)")
 		return
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		r.bundle.addError(Source{File: dir}, "%s", pathError(err))
+		v.errorf(Source{File: dir}, "%s", pathError(err))
 	}
 	for _, e := range entries {
 		if ctx.Err() != nil {
@@ -171,15 +242,15 @@ func (r *Reader) walkDir(ctx context.Context, dir string) {
 		switch {
 		case err != nil:
 			if hasManifestExt(p) || e.IsDir() {
-				r.bundle.addError(Source{File: p}, "%s", pathError(err))
+				v.errorf(Source{File: p}, "%s", pathError(err))
 			}
 		case info.IsDir():
-			r.walkDir(ctx, p)
+			r.walkDir(ctx, p, v)
 		case !hasManifestExt(p):
 		case !info.Mode().IsRegular():
-			r.bundle.addNotice(Source{File: p}, "skipped: not a regular file")
+			v.noticef(Source{File: p}, "skipped: not a regular file")
 		case r.firstVisit(r.seenFiles, p):
-			r.readFile(p, true)
+			r.readFile(p, true, v)
 		}
 	}
 }
@@ -200,54 +271,18 @@ func (r *Reader) firstVisit(seen map[string]bool, p string) bool {
 	return true
 }
 
-func (r *Reader) readFile(p string, inDir bool) {
+func (r *Reader) readFile(p string, inDir bool, v *Visitor) {
+	if r.listing {
+		r.listOnly = append(r.listOnly, p)
+		return
+	}
 	f, err := os.Open(p)
 	if err != nil {
-		r.bundle.addError(Source{File: p}, "%s", pathError(err))
+		v.errorf(Source{File: p}, "%s", pathError(err))
 		return
 	}
 	defer f.Close()
-	data, err := readLimited(f)
-	if err != nil {
-		r.bundle.addError(Source{File: p}, "%v", err)
-		return
-	}
-	r.readData(p, data, inDir)
-}
-
-func readLimited(in io.Reader) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(in, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("cannot read: %w", err)
-	}
-	if len(data) > MaxFileSize {
-		return nil, fmt.Errorf("larger than %d MiB; split it", MaxFileSize>>20)
-	}
-	return data, nil
-}
-
-// readData reads the objects of one file. Binary files met in a directory
-// walk are skipped with a notice; named explicitly, they are an error.
-func (r *Reader) readData(file string, data []byte, inDir bool) {
-	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf")) // UTF-8 byte order mark
-	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
-		if inDir {
-			r.bundle.addNotice(Source{File: file}, "skipped: not UTF-8 text")
-		} else {
-			r.bundle.addError(Source{File: file}, "not UTF-8 text")
-		}
-		return
-	}
-	defer func() {
-		// The decoders are not ours; a panic in one must not lose the report.
-		if p := recover(); p != nil {
-			r.bundle.addError(Source{File: file}, "internal error while reading: %v", p)
-		}
-	}()
-	if looksLikeJSON(data) && r.readJSON(file, data, strings.EqualFold(filepath.Ext(file), ".json")) {
-		return
-	}
-	r.readYAML(file, data)
+	r.readStream(p, f, inDir, v)
 }
 
 func hasManifestExt(p string) bool {
@@ -264,76 +299,4 @@ func pathError(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
-}
-
-func looksLikeJSON(data []byte) bool {
-	t := bytes.TrimLeft(data, " \t\r\n")
-	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
-}
-
-// readJSON reads a stream of JSON values. When the first value is not valid
-// JSON and the file is not named .json, it reports false so that the caller
-// reads the file as YAML (a YAML flow mapping also starts with '{').
-func (r *Reader) readJSON(file string, data []byte, isJSONFile bool) bool {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for first := true; ; first = false {
-		start := int(dec.InputOffset())
-		start += len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
-		var raw json.RawMessage
-		err := dec.Decode(&raw)
-		if errors.Is(err, io.EOF) {
-			return true
-		}
-		if err != nil {
-			if first && !isJSONFile {
-				return false
-			}
-			off := start
-			var syn *json.SyntaxError
-			if errors.As(err, &syn) {
-				off = int(syn.Offset)
-			}
-			r.bundle.addError(Source{File: file, Line: lineAt(data, off)}, "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
-			return true // a JSON stream cannot resynchronise after a syntax error
-		}
-		r.bundle.decodeObject(Source{File: file, Line: lineAt(data, start)}, raw, 0)
-	}
-}
-
-func lineAt(data []byte, off int) int {
-	off = min(max(off, 0), len(data))
-	return 1 + bytes.Count(data[:off], []byte("\n"))
-}
-
-// separator matches a YAML document start ("---", possibly followed by a
-// comment or content) or end ("...") line.
-var separator = regexp.MustCompile(`^(---|\.\.\.)(\s|$)`)
-
-// readYAML splits a multi-document YAML file on its separator lines and
-// decodes each document. A document's line is that of its first line that is
-// neither blank nor a comment, which is where its object starts; its errors
-// are reported at the line go-yaml names.
-func (r *Reader) readYAML(file string, data []byte) {
-	lines := strings.SplitAfter(string(data), "\n")
-	var chunk strings.Builder
-	chunkLine, objLine := 1, 0
-	flush := func() {
-		if objLine > 0 {
-			r.bundle.decodeYAMLDocument(Source{File: file, Line: objLine}, chunkLine, []byte(chunk.String()))
-		}
-		chunk.Reset()
-		objLine = 0
-	}
-	for i, line := range lines {
-		if m := separator.FindStringSubmatch(line); m != nil {
-			flush()
-			chunkLine = i + 1
-			line = strings.TrimLeft(line[len(m[1]):], " \t") // keep what follows "---", such as a comment
-		}
-		chunk.WriteString(line)
-		if t := strings.TrimSpace(line); objLine == 0 && t != "" && !strings.HasPrefix(t, "#") && !strings.HasPrefix(t, "%") {
-			objLine = i + 1
-		}
-	}
-	flush()
 }

@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"bytes"
+
 	"github.com/setwarden/setwarden/policies"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -31,15 +33,31 @@ func (errNoNodes) Is(target error) bool { return target == policies.ErrNoData }
 // Service appears twice, the last one wins, as with kubectl apply.
 func NewView(docs []Document) *View {
 	v := &View{services: map[types.NamespacedName]*corev1.Service{}}
-	for _, d := range docs {
-		switch o := d.Object.(type) {
-		case *corev1.Service:
-			v.services[types.NamespacedName{Namespace: namespaceOrDefault(o.Namespace), Name: o.Name}] = o
-		case *corev1.Node:
-			v.nodes = append(v.nodes, o)
-		}
+	for i := range docs {
+		v.Add(&docs[i])
 	}
 	return v
+}
+
+// Add records doc when it is a Service or a Node. Only these are kept, so
+// the view's memory grows with the cluster's size, not the input's.
+func (v *View) Add(doc *Document) {
+	switch o := doc.Object.(type) {
+	case *corev1.Service:
+		v.services[types.NamespacedName{Namespace: namespaceOrDefault(o.Namespace), Name: o.Name}] = o
+	case *corev1.Node:
+		v.nodes = append(v.nodes, o)
+	}
+}
+
+// MayHoldViewObjects is a Visitor.Filter for the indexing pass: it rejects,
+// without decoding them, the documents that cannot be or hold a Service or a
+// Node. The kind is a word of the text, so a plain search is enough; it
+// lets through a few workloads that mention the words, which costs time,
+// not correctness.
+func MayHoldViewObjects(raw []byte) bool {
+	return bytes.Contains(raw, []byte("Service")) || bytes.Contains(raw, []byte("Node")) ||
+		bytes.Contains(raw, []byte("List"))
 }
 
 // Service implements policies.ClusterView; a Service missing from the input

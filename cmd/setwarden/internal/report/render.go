@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/setwarden/setwarden/policies"
+	"sigs.k8s.io/yaml"
 )
 
 // actionOrder is the order actions are listed in summaries, most severe first.
@@ -21,24 +22,60 @@ func JSON(w io.Writer, r *Report) error {
 	return enc.Encode(r)
 }
 
-// Text writes the report for people and grep: one line per finding, in the
-// grammar of compilers and kubectl,
+// YAML writes the report in the shape of the JSON output, as YAML.
+func YAML(w io.Writer, r *Report) error {
+	data, err := yaml.Marshal(r)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(data)
+	return err
+}
+
+// ANSI colours of the text output, by action; the words stay, so nothing is
+// lost without colour.
+var actionColors = map[policies.Action]string{
+	policies.ActionDeny: "\x1b[1;31m", policies.ActionWarn: "\x1b[33m",
+	policies.ActionAudit: "\x1b[36m", policies.ActionMutate: "\x1b[35m",
+}
+
+const (
+	colorError = "\x1b[1;31m"
+	colorDim   = "\x1b[2m"
+	colorReset = "\x1b[0m"
+)
+
+// Text writes the report for people and grep, without colour: one line per
+// finding, in the grammar of compilers and kubectl,
 //
 //	FILE:LINE: ACTION RULE KIND.GROUP NAMESPACE/NAME: FIELD: Type: detail
 //
 // then one "FILE:LINE: notice: ..." line per notice, one
 // "FILE:LINE: error: ..." line per input error, and a summary.
-func Text(w io.Writer, r *Report) error {
+func Text(w io.Writer, r *Report) error { return WriteText(w, r, false) }
+
+// ColorText is Text with the actions, notices and errors coloured, for a
+// terminal.
+func ColorText(w io.Writer, r *Report) error { return WriteText(w, r, true) }
+
+// WriteText writes the text report, coloured when color is set.
+func WriteText(w io.Writer, r *Report, color bool) error {
+	paint := func(code, s string) string {
+		if !color || code == "" {
+			return s
+		}
+		return code + s + colorReset
+	}
 	var b strings.Builder
 	for _, res := range r.Results {
-		fmt.Fprintf(&b, "%s: %s %s %s %s: %s\n", place(res.File, res.Line), res.Action, res.Rule,
+		fmt.Fprintf(&b, "%s: %s %s %s %s: %s\n", paint(colorDim, place(res.File, res.Line)), paint(actionColors[res.Action], string(res.Action)), res.Rule,
 			res.Object.KindGroup(), res.Object.NamespacedName(), joinNonEmpty(": ", res.Field, res.Message))
 	}
 	for _, n := range r.Summary.Notices {
-		fmt.Fprintf(&b, "%s: notice: %s\n", place(n.File, n.Line), withObject(n))
+		fmt.Fprintf(&b, "%s: %s: %s\n", paint(colorDim, place(n.File, n.Line)), paint(colorDim, "notice"), withObject(n))
 	}
 	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "%s: error: %s\n", place(e.File, e.Line), withObject(e))
+		fmt.Fprintf(&b, "%s: %s: %s\n", paint(colorDim, place(e.File, e.Line)), paint(colorError, "error"), withObject(e))
 	}
 	writeSummary(&b, &r.Summary)
 	_, err := io.WriteString(w, b.String())

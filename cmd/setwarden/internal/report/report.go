@@ -18,6 +18,23 @@ type Report struct {
 	Summary Summary `json:"summary"`
 	// Errors are input errors: what could not be read or decoded.
 	Errors []Problem `json:"errors"`
+	// Checked lists every evaluated object with the rules that ran on it,
+	// for formats with one entry per object and rule (JUnit). It is only
+	// filled when the Builder was asked to, since it grows with the input.
+	Checked []Checked `json:"-"`
+}
+
+// Checked is one evaluated object and what ran on it.
+type Checked struct {
+	File   string
+	Line   int
+	Object ObjectRef
+	// Rules are the IDs of the rules enabled for the object, in catalogue
+	// order; Skipped and Exempted map some of them to why they did not
+	// produce findings.
+	Rules    []string
+	Skipped  map[string]string
+	Exempted map[string]bool
 }
 
 // Result is one finding on one object.
@@ -32,6 +49,9 @@ type Result struct {
 	Message string `json:"message"`
 	File    string `json:"file"`
 	Line    int    `json:"line"`
+	// FieldLine is the line of the offending field when the reader could
+	// place it, else Line. SARIF reports it; the JSON shape predates it.
+	FieldLine int `json:"-"`
 }
 
 // ObjectRef identifies an object. Namespace is "default" for a namespaced
@@ -101,6 +121,9 @@ type Skipped struct {
 
 // Builder collects a Report object by object.
 type Builder struct {
+	// KeepChecked fills Report.Checked; set it before the first Add.
+	KeepChecked bool
+
 	report  Report
 	skipped map[Skipped]int // keyed with Objects == 0
 }
@@ -125,17 +148,28 @@ func NewBuilder() *Builder {
 	}
 }
 
-// AddEvaluated records the engine's report on one workload.
-func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies.Report) {
+// AddEvaluated records the engine's report on one workload. fieldLine, when
+// not nil, returns the line of a field path (0 when unknown); rules are the
+// rules enabled for the object, recorded when KeepChecked is set.
+func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies.Report, fieldLine func(string) int, rules []string) {
 	s := &b.report.Summary
 	s.Objects++
 	s.Evaluated++
 	for _, f := range r.Findings {
-		b.report.Results = append(b.report.Results, Result{
+		res := Result{
 			Rule: f.Rule, Action: f.Action, Object: obj,
-			Field: f.Err.Field, Message: f.Err.ErrorBody(), File: file, Line: line,
-		})
+			Field: f.Err.Field, Message: f.Err.ErrorBody(), File: file, Line: line, FieldLine: line,
+		}
+		if fieldLine != nil {
+			if l := fieldLine(f.Err.Field); l > 0 {
+				res.FieldLine = l
+			}
+		}
+		b.report.Results = append(b.report.Results, res)
 		s.ByAction[f.Action]++
+	}
+	if b.KeepChecked {
+		b.addChecked(file, line, obj, r, rules)
 	}
 	for _, f := range r.Exempted {
 		s.Exempted[f.Rule]++
@@ -146,6 +180,23 @@ func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies
 	for _, n := range r.Notices {
 		s.Notices = append(s.Notices, Problem{File: file, Line: line, Object: &obj, Message: n})
 	}
+}
+
+func (b *Builder) addChecked(file string, line int, obj ObjectRef, r *policies.Report, rules []string) {
+	c := Checked{File: file, Line: line, Object: obj, Rules: rules}
+	for _, sk := range r.Skipped {
+		if c.Skipped == nil {
+			c.Skipped = map[string]string{}
+		}
+		c.Skipped[sk.Rule] = sk.Reason
+	}
+	for _, f := range r.Exempted {
+		if c.Exempted == nil {
+			c.Exempted = map[string]bool{}
+		}
+		c.Exempted[f.Rule] = true
+	}
+	b.report.Checked = append(b.report.Checked, c)
 }
 
 // AddNotEvaluated counts an object no rule applies to, by kind.
@@ -189,3 +240,40 @@ func (b *Builder) Report() *Report {
 
 // Denied reports whether any result denies its object.
 func (r *Report) Denied() bool { return r.Summary.ByAction[policies.ActionDeny] > 0 }
+
+// FailOn is the policy that turns findings into a failed check: the
+// actions that fail it.
+type FailOn string
+
+const (
+	// FailOnDeny fails the check on Deny findings (the default).
+	FailOnDeny FailOn = "deny"
+	// FailOnWarn fails it on Deny and Warn findings.
+	FailOnWarn FailOn = "warn"
+	// FailOnNever never fails it for findings; input errors still do.
+	FailOnNever FailOn = "never"
+)
+
+// FailOnValues are the valid FailOn values.
+var FailOnValues = []string{string(FailOnDeny), string(FailOnWarn), string(FailOnNever)}
+
+// Fails reports whether a finding with action a fails the check.
+func (f FailOn) Fails(a policies.Action) bool {
+	switch f {
+	case FailOnDeny:
+		return a == policies.ActionDeny
+	case FailOnWarn:
+		return a == policies.ActionDeny || a == policies.ActionWarn
+	}
+	return false
+}
+
+// Failed reports whether any result fails the check under policy f.
+func (r *Report) Failed(f FailOn) bool {
+	for a, n := range r.Summary.ByAction {
+		if n > 0 && f.Fails(a) {
+			return true
+		}
+	}
+	return false
+}

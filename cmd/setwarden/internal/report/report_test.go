@@ -23,6 +23,7 @@ var (
 // reportFull builds a report that uses every part of the format.
 func reportFull() *Report {
 	b := NewBuilder()
+	b.KeepChecked = true
 	b.AddNotice(Problem{File: "examples/blob.yaml", Message: "skipped: not UTF-8 text"})
 	b.AddError(Problem{File: "examples/bad.yaml", Line: 7, Message: "invalid YAML: yaml: line 7: mapping values are not allowed in this context"})
 	b.AddEvaluated("examples/redis.yaml", 12, reportRedis, &policies.Report{
@@ -38,7 +39,8 @@ func reportFull() *Report {
 				Err: field.Required(field.NewPath("spec", "volumeClaimTemplates"), "add one")},
 		},
 		Skipped: []policies.Skip{{Rule: policies.RuleTopologyKeyUnknown, Reason: "Nodes: no Nodes in the input"}},
-	})
+	}, reportFieldLines(map[string]int{"spec.volumeClaimTemplates[0].metadata.name": 31}),
+		[]string{policies.RuleStatefulSetServiceName, policies.RuleStatefulSetVolumeClaimTmpls, policies.RuleStatefulSetVCTUnused, policies.RuleTopologyKeyUnknown})
 	b.AddEvaluated("<stdin>", 3, reportAgent, &policies.Report{
 		Applicable: true,
 		Findings: []policies.Finding{
@@ -50,7 +52,7 @@ func reportFull() *Report {
 			{Rule: policies.RuleNodeAffinityNoMatchingNodes, Reason: "Nodes: no Nodes in the input"},
 		},
 		Notices: []string{"annotation setwarden.dev/exempt is ignored: set a non-empty setwarden.dev/exempt-reason annotation"},
-	})
+	}, nil, []string{policies.RuleAgentTolerations, policies.RuleNodeAffinityNoMatchingNodes, policies.RuleTopologyKeyUnknown})
 	b.AddEvaluated("examples/pod.yaml", 1, reportPod, &policies.Report{
 		Applicable: true,
 		Findings: []policies.Finding{
@@ -61,11 +63,17 @@ func reportFull() *Report {
 			{Rule: policies.RuleAffinityDeprecatedLabel, Action: policies.ActionWarn, Err: field.Required(field.NewPath("spec"), "x")},
 			{Rule: policies.RuleAffinityDeprecatedLabel, Action: policies.ActionWarn, Err: field.Required(field.NewPath("spec"), "y")},
 		},
-	})
+	}, reportFieldLines(map[string]int{"spec.nodeSelector[beta.kubernetes.io/os]": 9}),
+		[]string{policies.RuleAffinityDeprecatedLabel, policies.RuleTolerationInvalid})
 	b.AddNotEvaluated(ObjectRef{APIVersion: "v1", Kind: "Service", Name: "redis"})
 	b.AddNotEvaluated(ObjectRef{APIVersion: "v1", Kind: "Service", Name: "web"})
 	b.AddNotEvaluated(ObjectRef{APIVersion: "cert-manager.io/v1", Kind: "Certificate", Name: "tls"})
 	return b.Report()
+}
+
+// reportFieldLines places the given field paths at lines, and no other.
+func reportFieldLines(lines map[string]int) func(string) int {
+	return func(path string) int { return lines[path] }
 }
 
 func TestReportRender(t *testing.T) {
@@ -129,7 +137,8 @@ func TestReportBuilder(t *testing.T) {
 		{name: "the field is the full path and the message is the error body", got: r.Results[1],
 			want: Result{Rule: policies.RuleStatefulSetVCTUnused, Action: policies.ActionWarn, Object: reportRedis,
 				Field: "spec.volumeClaimTemplates[0].metadata.name", Message: `Invalid value: "data": mount it`,
-				File: "examples/redis.yaml", Line: 12}},
+				File: "examples/redis.yaml", Line: 12, FieldLine: 31}},
+		{name: "a field the reader cannot place is located at the object's line", got: r.Results[0].FieldLine, want: 12},
 		{name: "the errors count is the length of the errors list", got: r.Summary.Errors, want: 1},
 		{name: "a report with a Deny is denied", got: r.Denied(), want: true},
 		{name: "an empty report is not denied", got: NewBuilder().Report().Denied(), want: false},

@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
+	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
+	"github.com/setwarden/setwarden/policies"
+)
+
+// checkInput checks the input in two streaming passes, so that memory does
+// not grow with the number of objects:
+//
+//  1. buildView indexes the input's Services and Nodes. The cross-object
+//     rules need every Service before any StatefulSet is judged, and the
+//     node-aware rules every Node before any workload is (Nodes usually
+//     come last: examples/cluster sorts after examples/broken). The pass
+//     decodes only documents whose text mentions Service, Node or List, so
+//     it costs little more than reading the files again.
+//  2. Every document is decoded, evaluated and dropped; only the findings
+//     stay (and one entry per object when keepChecked, for JUnit).
+//
+// Deferring only the StatefulSets whose Service had not been seen yet would
+// save the first pass, but not for Nodes, which every workload may need.
+func checkInput(ctx context.Context, engine *policies.Engine, reader *manifest.Reader, paths []string,
+	inputErrs []report.Problem, keepChecked bool) *report.Report {
+	b := report.NewBuilder()
+	b.KeepChecked = keepChecked
+	for _, p := range inputErrs {
+		b.AddError(p)
+	}
+	view := buildView(ctx, reader, paths)
+	ev := &evaluator{engine: engine, view: view, builder: b, keepChecked: keepChecked, rules: map[string][]string{}}
+	reader.Walk(ctx, paths, &manifest.Visitor{
+		Document: ev.document,
+		Error:    func(p manifest.Problem) { b.AddError(problem(p)) },
+		Notice:   func(p manifest.Problem) { b.AddNotice(problem(p)) },
+	})
+	return b.Report()
+}
+
+// buildView returns the cluster the rules read: the Services and Nodes of
+// the input. It is the seam for a live cluster: --cluster will layer this
+// view over one that reads the API server, the input taking precedence.
+func buildView(ctx context.Context, reader *manifest.Reader, paths []string) policies.ClusterView {
+	view := manifest.NewView(nil)
+	reader.Walk(ctx, paths, &manifest.Visitor{Filter: manifest.MayHoldViewObjects, Document: view.Add})
+	return view
+}
+
+func problem(p manifest.Problem) report.Problem {
+	return report.Problem{File: p.File, Line: p.Line, Message: p.Message}
+}
+
+// evaluator runs the engine on each document of the evaluating pass.
+type evaluator struct {
+	engine      *policies.Engine
+	view        policies.ClusterView
+	builder     *report.Builder
+	keepChecked bool
+	rules       map[string][]string // enabled rules by kind/namespace, for JUnit
+}
+
+func (e *evaluator) document(doc *manifest.Document) {
+	ref := report.ObjectRef{APIVersion: doc.APIVersion, Kind: doc.Kind, Namespace: doc.Namespace, Name: doc.Name}
+	if doc.Object == nil {
+		e.builder.AddNotEvaluated(ref)
+		return
+	}
+	w, ok := policies.NewWorkload(doc.Object)
+	if !ok { // Services and Nodes
+		e.builder.AddNotEvaluated(ref)
+		return
+	}
+	ref.Namespace = w.Namespace()
+	r, err := evaluate(e.engine, doc.Object, e.view)
+	if err != nil {
+		e.builder.AddError(report.Problem{File: doc.File, Line: doc.Line, Object: &ref, Message: err.Error()})
+		return
+	}
+	var fieldLine func(string) int
+	if len(r.Findings) > 0 {
+		fieldLine = manifest.NewFieldLocator(doc).Line
+	}
+	var rules []string
+	if e.keepChecked {
+		rules = e.enabledRules(ref.Kind, ref.Namespace)
+	}
+	e.builder.AddEvaluated(doc.File, doc.Line, ref, r, fieldLine, rules)
+}
+
+func (e *evaluator) enabledRules(kind, namespace string) []string {
+	key := kind + "/" + namespace
+	rules, ok := e.rules[key]
+	if !ok {
+		rules = report.EnabledRules(e.engine.Config(), kind, namespace)
+		e.rules[key] = rules
+	}
+	return rules
+}
+
+// evaluate runs the engine on one object. A panic in a rule is a bug, but it
+// must not lose the report on every other object.
+func evaluate(engine *policies.Engine, obj runtime.Object, view policies.ClusterView) (r *policies.Report, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("internal error while evaluating the rules (please report it): %v", p)
+		}
+	}()
+	return engine.Evaluate(policies.Request{Object: obj, View: view, Mode: policies.ModeOffline}), nil
+}

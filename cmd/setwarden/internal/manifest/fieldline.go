@@ -1,0 +1,107 @@
+package manifest
+
+import (
+	"strconv"
+	"strings"
+
+	yamlv3 "sigs.k8s.io/yaml/goyaml.v3"
+)
+
+// FieldLocator maps the field paths of one document's findings to lines. It
+// parses the document into a node tree once, and only when asked, since
+// most documents have no finding.
+type FieldLocator struct {
+	raw     []byte
+	rawLine int
+	root    *yamlv3.Node
+	parsed  bool
+}
+
+// NewFieldLocator returns a locator for the document doc, or nil when its
+// fields cannot be placed (the items of a List share the List's text). It
+// copies doc.Raw, which the reader reuses.
+func NewFieldLocator(doc *Document) *FieldLocator {
+	if doc.InList || len(doc.Raw) == 0 {
+		return nil
+	}
+	return &FieldLocator{raw: append([]byte(nil), doc.Raw...), rawLine: doc.RawLine}
+}
+
+// Line returns the file line of the node at path, a field path as
+// field.Path renders it ("spec.template.spec.tolerations[0]",
+// "spec.nodeSelector[kubernetes.io/os]"): the line of its key in a mapping,
+// of the item in a sequence. When the path leaves the document (a missing
+// field the finding asks to add), it returns the line of the deepest node
+// that exists; 0 when nothing can be placed.
+func (l *FieldLocator) Line(path string) int {
+	if l == nil {
+		return 0
+	}
+	if !l.parsed {
+		l.parsed = true
+		var doc yamlv3.Node
+		if err := yamlv3.Unmarshal(l.raw, &doc); err == nil && doc.Kind == yamlv3.DocumentNode && len(doc.Content) == 1 {
+			l.root = doc.Content[0]
+		}
+		l.raw = nil
+	}
+	if l.root == nil {
+		return 0
+	}
+	node, line := l.root, l.root.Line
+	for _, tok := range splitFieldPath(path) {
+		for node.Kind == yamlv3.AliasNode && node.Alias != nil {
+			node = node.Alias
+		}
+		next, at := child(node, tok)
+		if next == nil {
+			break
+		}
+		node, line = next, at
+	}
+	return l.rawLine + line - 1
+}
+
+// child returns the node under tok and the line that names it.
+func child(node *yamlv3.Node, tok string) (*yamlv3.Node, int) {
+	switch node.Kind {
+	case yamlv3.MappingNode:
+		for i := 0; i+1 < len(node.Content); i += 2 {
+			if node.Content[i].Value == tok {
+				return node.Content[i+1], node.Content[i].Line
+			}
+		}
+	case yamlv3.SequenceNode:
+		if i, err := strconv.Atoi(tok); err == nil && i >= 0 && i < len(node.Content) {
+			return node.Content[i], node.Content[i].Line
+		}
+	}
+	return nil, 0
+}
+
+// splitFieldPath splits "a.b[0].c[key.with.dots]" into a, b, 0, c,
+// key.with.dots.
+func splitFieldPath(path string) []string {
+	var toks []string
+	for i := 0; i < len(path); {
+		switch path[i] {
+		case '.':
+			i++
+		case '[':
+			end := strings.IndexByte(path[i:], ']')
+			if end < 0 {
+				return append(toks, path[i+1:])
+			}
+			toks = append(toks, path[i+1:i+end])
+			i += end + 1
+		default:
+			end := strings.IndexAny(path[i:], ".[")
+			if end < 0 {
+				return append(toks, path[i:])
+			}
+			toks = append(toks, path[i:i+end])
+			i += end
+		}
+	}
+	return toks
+}

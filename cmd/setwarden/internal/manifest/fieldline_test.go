@@ -1,0 +1,40 @@
+package manifest
+
+import "testing"
+
+func TestFieldLocatorLine(t *testing.T) {
+	// The document starts at file line 10, as after a "---" on line 10.
+	raw := "apiVersion: apps/v1\n" + // 10
+		"kind: DaemonSet\n" + // 11
+		"spec:\n" + // 12
+		"  nodeSelector:\n" + // 13
+		"    beta.kubernetes.io/os: linux\n" + // 14
+		"  template:\n" + // 15
+		"    spec:\n" + // 16
+		"      tolerations:\n" + // 17
+		"        - key: a\n" + // 18
+		"          operator: Equal\n" + // 19
+		"        - {key: b, operator: Exists}\n" // 20
+	tests := []struct {
+		name string
+		path string
+		want int
+	}{
+		{name: "a field of a sequence item is on its own line", path: "spec.template.spec.tolerations[0].operator", want: 19},
+		{name: "a sequence item is on the line of its dash", path: "spec.template.spec.tolerations[1]", want: 20},
+		{name: "a map key with dots in brackets is found", path: "spec.nodeSelector[beta.kubernetes.io/os]", want: 14},
+		{name: "a missing field is placed at its deepest existing parent", path: "spec.template.spec.affinity.nodeAffinity", want: 16},
+		{name: "an index past the end is placed at the list", path: "spec.template.spec.tolerations[5]", want: 17},
+	}
+	l := NewFieldLocator(&Document{Raw: []byte(raw), RawLine: 10})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := l.Line(tt.path); got != tt.want {
+				t.Errorf("Line(%q) = %d, want %d", tt.path, got, tt.want)
+			}
+		})
+	}
+	if got := NewFieldLocator(&Document{Raw: []byte(raw), InList: true}).Line("spec"); got != 0 {
+		t.Errorf("Line() in a List item = %d, want 0: items share the List's text", got)
+	}
+}

@@ -1,0 +1,239 @@
+package manifest
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
+)
+
+// sniffSize is how much of a file is looked at to tell text from binary,
+// as git and grep do; later documents are checked one by one.
+const sniffSize = 8 << 10
+
+var byteOrderMark = []byte("\xef\xbb\xbf")
+
+// readStream reads the objects of one file or stream. Binary files met in a
+// directory walk are skipped with a notice; named explicitly, they are an
+// error.
+func (r *Reader) readStream(file string, in io.Reader, inDir bool, v *Visitor) {
+	br := bufio.NewReaderSize(in, 64<<10)
+	head, _ := br.Peek(sniffSize) // a read error shows up again below
+	if bytes.HasPrefix(head, byteOrderMark) {
+		br.Discard(len(byteOrderMark))
+		head = head[len(byteOrderMark):]
+	}
+	if isBinary(head, len(head) < sniffSize-len(byteOrderMark)) {
+		if inDir {
+			v.noticef(Source{File: file}, "skipped: not UTF-8 text")
+		} else {
+			v.errorf(Source{File: file}, "not UTF-8 text")
+		}
+		return
+	}
+	defer func() {
+		// The decoders are not ours; a panic in one must not lose the report.
+		if p := recover(); p != nil {
+			v.errorf(Source{File: file}, "internal error while reading: %v", p)
+		}
+	}()
+	if !looksLikeJSON(head) {
+		readYAML(file, br, v)
+		return
+	}
+	// A JSON stream cannot be split on lines, so it is read whole.
+	data, err := readLimited(br)
+	if err != nil {
+		v.errorf(Source{File: file}, "%v", err)
+		return
+	}
+	if !readJSON(file, data, strings.EqualFold(filepath.Ext(file), ".json"), v) {
+		readYAML(file, bufio.NewReader(bytes.NewReader(data)), v)
+	}
+}
+
+// isBinary reports whether head, the start of a file (all of it when
+// complete), holds a NUL byte or is not UTF-8.
+func isBinary(head []byte, complete bool) bool {
+	if bytes.IndexByte(head, 0) >= 0 {
+		return true
+	}
+	if !complete {
+		// The sniffed prefix may end in the middle of a character.
+		if cut := lastRuneStart(head); cut >= 0 && !utf8.FullRune(head[cut:]) {
+			head = head[:cut]
+		}
+	}
+	return !utf8.Valid(head)
+}
+
+// lastRuneStart returns the index of the last byte that starts a character.
+func lastRuneStart(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func readLimited(in io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(in, MaxDocumentSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("cannot read: %w", err)
+	}
+	if len(data) > MaxDocumentSize {
+		return nil, fmt.Errorf("larger than %d MiB; split it", MaxDocumentSize>>20)
+	}
+	return data, nil
+}
+
+func looksLikeJSON(data []byte) bool {
+	t := bytes.TrimLeft(data, " \t\r\n")
+	return len(t) > 0 && (t[0] == '{' || t[0] == '[')
+}
+
+// readJSON reads a stream of JSON values. When the first value is not valid
+// JSON and the file is not named .json, it reports false so that the caller
+// reads the file as YAML (a YAML flow mapping also starts with '{').
+func readJSON(file string, data []byte, isJSONFile bool, v *Visitor) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for first := true; ; first = false {
+		start := int(dec.InputOffset())
+		start += len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
+		var raw json.RawMessage
+		err := dec.Decode(&raw)
+		if errors.Is(err, io.EOF) {
+			return true
+		}
+		if err != nil {
+			if first && !isJSONFile {
+				return false
+			}
+			off := start
+			var syn *json.SyntaxError
+			if errors.As(err, &syn) {
+				off = int(syn.Offset)
+			}
+			v.errorf(Source{File: file, Line: lineAt(data, off)}, "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
+			return true // a JSON stream cannot resynchronise after a syntax error
+		}
+		if v.Filter != nil && !v.Filter(raw) {
+			continue
+		}
+		line := lineAt(data, start)
+		(&decoder{v: v, raw: raw, rawLine: line}).decodeObject(Source{File: file, Line: line}, raw, 0)
+	}
+}
+
+func lineAt(data []byte, off int) int {
+	off = min(max(off, 0), len(data))
+	return 1 + bytes.Count(data[:off], []byte("\n"))
+}
+
+// yamlSplitter cuts a YAML stream into documents on its separator lines,
+// line by line, so that a stream of any length is read in constant memory.
+// A document's line is that of its first line that is neither blank nor a
+// comment, which is where its object starts.
+type yamlSplitter struct {
+	file      string
+	v         *Visitor
+	doc       []byte
+	chunkLine int // file line of doc's first line
+	objLine   int // file line of the object's first line; 0 while none
+	tooLarge  bool
+}
+
+// readYAML reads a multi-document YAML stream.
+func readYAML(file string, br *bufio.Reader, v *Visitor) {
+	s := &yamlSplitter{file: file, v: v, chunkLine: 1}
+	var long []byte // a line longer than br's buffer
+	for lineNo := 1; ; lineNo++ {
+		line, err := br.ReadSlice('\n')
+		for errors.Is(err, bufio.ErrBufferFull) {
+			long = append(long[:0], line...)
+			line, err = br.ReadSlice('\n')
+			line = append(long, line...)
+			long = line
+		}
+		if len(line) > 0 {
+			s.addLine(lineNo, line)
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				v.errorf(Source{File: file, Line: lineNo}, "cannot read: %v", err)
+			}
+			break
+		}
+	}
+	s.flush()
+}
+
+func (s *yamlSplitter) addLine(lineNo int, line []byte) {
+	if marker := separatorLen(line); marker > 0 {
+		s.flush()
+		s.chunkLine = lineNo
+		line = bytes.TrimLeft(line[marker:], " \t") // keep what follows "---", such as a comment
+	}
+	if s.tooLarge {
+		return
+	}
+	if len(s.doc)+len(line) > MaxDocumentSize {
+		s.v.errorf(Source{File: s.file, Line: s.chunkLine}, "document larger than %d MiB; split it", MaxDocumentSize>>20)
+		s.tooLarge = true
+		return
+	}
+	s.doc = append(s.doc, line...)
+	if s.objLine == 0 && isContentLine(line) {
+		s.objLine = lineNo
+	}
+}
+
+func (s *yamlSplitter) flush() {
+	if s.objLine > 0 && !s.tooLarge {
+		src := Source{File: s.file, Line: s.objLine}
+		switch {
+		case s.v.Filter != nil && !s.v.Filter(s.doc):
+		case !utf8.Valid(s.doc) || bytes.IndexByte(s.doc, 0) >= 0:
+			s.v.errorf(src, "not UTF-8 text")
+		default:
+			(&decoder{v: s.v, raw: s.doc, rawLine: s.chunkLine}).decodeYAMLDocument(src, s.chunkLine, s.doc)
+		}
+	}
+	s.doc, s.objLine, s.tooLarge = s.doc[:0], 0, false
+}
+
+// separatorLen returns the length of the YAML document start ("---") or end
+// ("...") marker that begins line, or 0.
+func separatorLen(line []byte) int {
+	if len(line) < 3 || !(bytes.HasPrefix(line, []byte("---")) || bytes.HasPrefix(line, []byte("..."))) {
+		return 0
+	}
+	if len(line) == 3 {
+		return 3
+	}
+	switch line[3] {
+	case ' ', '\t', '\r', '\n':
+		return 3
+	}
+	return 0
+}
+
+// isContentLine reports whether a line is neither blank, nor a comment,
+// nor a directive.
+func isContentLine(line []byte) bool {
+	t := bytes.TrimLeft(line, " \t")
+	if len(t) == 0 {
+		return false
+	}
+	switch t[0] {
+	case '\r', '\n', '#', '%':
+		return false
+	}
+	return true
+}

@@ -1,0 +1,163 @@
+package report
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"path/filepath"
+	"strings"
+
+	"github.com/setwarden/setwarden/policies"
+)
+
+// SARIFSchema is the schema the SARIF output declares.
+const SARIFSchema = "https://json.schemastore.org/sarif-2.1.0.json"
+
+// ToolURI is setwarden's home page, the SARIF driver's informationUri.
+const ToolURI = "https://github.com/setwarden/setwarden"
+
+// The subset of SARIF 2.1.0 that setwarden writes. Field names and
+// optionality follow the OASIS schema (sarif-schema-2.1.0.json).
+type (
+	sarifLog struct {
+		Schema  string     `json:"$schema"`
+		Version string     `json:"version"`
+		Runs    []sarifRun `json:"runs"`
+	}
+	sarifRun struct {
+		Tool        sarifTool         `json:"tool"`
+		Invocations []sarifInvocation `json:"invocations"`
+		Results     []sarifResult     `json:"results"`
+	}
+	sarifTool struct {
+		Driver sarifDriver `json:"driver"`
+	}
+	sarifDriver struct {
+		Name           string      `json:"name"`
+		InformationURI string      `json:"informationUri"`
+		Rules          []sarifRule `json:"rules"`
+	}
+	sarifRule struct {
+		ID                   string        `json:"id"`
+		ShortDescription     sarifText     `json:"shortDescription"`
+		FullDescription      sarifText     `json:"fullDescription"`
+		Help                 sarifText     `json:"help"`
+		HelpURI              string        `json:"helpUri"`
+		DefaultConfiguration sarifRuleConf `json:"defaultConfiguration"`
+	}
+	sarifRuleConf struct {
+		Level string `json:"level"`
+	}
+	sarifText struct {
+		Text string `json:"text"`
+	}
+	sarifInvocation struct {
+		ExecutionSuccessful        bool                `json:"executionSuccessful"`
+		ToolExecutionNotifications []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+	}
+	sarifNotification struct {
+		Level     string          `json:"level"`
+		Message   sarifText       `json:"message"`
+		Locations []sarifLocation `json:"locations,omitempty"`
+	}
+	sarifResult struct {
+		RuleID     string            `json:"ruleId"`
+		RuleIndex  int               `json:"ruleIndex"`
+		Level      string            `json:"level"`
+		Message    sarifText         `json:"message"`
+		Locations  []sarifLocation   `json:"locations"`
+		Properties map[string]string `json:"properties"`
+	}
+	sarifLocation struct {
+		PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
+		LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
+	}
+	sarifPhysical struct {
+		ArtifactLocation sarifArtifact `json:"artifactLocation"`
+		Region           *sarifRegion  `json:"region,omitempty"`
+	}
+	sarifArtifact struct {
+		URI string `json:"uri"`
+	}
+	sarifRegion struct {
+		StartLine int `json:"startLine"`
+	}
+	sarifLogical struct {
+		FullyQualifiedName string `json:"fullyQualifiedName"`
+		Kind               string `json:"kind"`
+	}
+)
+
+// sarifLevel maps an action to a SARIF level: Deny is an error; Warn, and
+// a Mutate gap (which --fix closes), warnings; Audit a note.
+func sarifLevel(a policies.Action) string {
+	switch a {
+	case policies.ActionDeny:
+		return "error"
+	case policies.ActionWarn, policies.ActionMutate:
+		return "warning"
+	}
+	return "note"
+}
+
+// SARIF writes the report as a SARIF 2.1.0 log for code-scanning tools:
+// one rule entry per rule ID of the catalogue, and each finding located at
+// the line of the offending field when the reader could place it, else at
+// the object's first line. Input errors are tool notifications.
+func SARIF(w io.Writer, r *Report) error {
+	run := sarifRun{
+		Tool:        sarifTool{Driver: sarifDriver{Name: "setwarden", InformationURI: ToolURI, Rules: []sarifRule{}}},
+		Invocations: []sarifInvocation{{ExecutionSuccessful: len(r.Errors) == 0}},
+		Results:     []sarifResult{},
+	}
+	index := map[string]int{}
+	for i := range policies.Rules {
+		rule := &policies.Rules[i]
+		index[rule.ID] = i
+		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
+			ID:                   rule.ID,
+			ShortDescription:     sarifText{Text: rule.Description},
+			FullDescription:      sarifText{Text: rule.Description},
+			Help:                 sarifText{Text: fmt.Sprintf("%s See %s", rule.Description, rule.Anchor())},
+			HelpURI:              rule.Anchor(),
+			DefaultConfiguration: sarifRuleConf{Level: sarifLevel(rule.DefaultAction)},
+		})
+	}
+	for _, res := range r.Results {
+		run.Results = append(run.Results, sarifResult{
+			RuleID: res.Rule, RuleIndex: index[res.Rule], Level: sarifLevel(res.Action),
+			Message:    sarifText{Text: fmt.Sprintf("%s %s: %s", res.Object.KindGroup(), res.Object.NamespacedName(), joinNonEmpty(": ", res.Field, res.Message))},
+			Locations:  []sarifLocation{sarifLocate(res.File, res.FieldLine, &res.Object)},
+			Properties: map[string]string{"action": string(res.Action), "field": res.Field},
+		})
+	}
+	for _, e := range r.Errors {
+		run.Invocations[0].ToolExecutionNotifications = append(run.Invocations[0].ToolExecutionNotifications, sarifNotification{
+			Level: "error", Message: sarifText{Text: withObject(e)}, Locations: []sarifLocation{sarifLocate(e.File, e.Line, e.Object)},
+		})
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(sarifLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+func sarifLocate(file string, line int, obj *ObjectRef) sarifLocation {
+	loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: sarifURI(file)}}}
+	if line > 0 {
+		loc.PhysicalLocation.Region = &sarifRegion{StartLine: line}
+	}
+	if obj != nil {
+		loc.LogicalLocations = []sarifLogical{{FullyQualifiedName: obj.KindGroup() + "/" + obj.NamespacedName(), Kind: "object"}}
+	}
+	return loc
+}
+
+// sarifURI turns a file name into a relative URI reference, as code
+// scanning expects paths relative to the repository root.
+func sarifURI(file string) string {
+	file = filepath.ToSlash(file)
+	file = strings.TrimPrefix(file, "./")
+	return (&url.URL{Path: file}).String()
+}
