@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
@@ -16,6 +17,7 @@ import (
 
 // checkOptions are the flags of `setwarden check`.
 type checkOptions struct {
+	cluster       clusterOptions
 	filenames     []string
 	kustomizeDirs []string
 	outputs       []string
@@ -68,6 +70,12 @@ could be read is still checked and reported).`,
 	flags.StringVar(&o.failOn, "fail-on", o.failOn, "findings that fail the check (exit 1): "+strings.Join(report.FailOnValues, ", "))
 	flags.BoolVar(&o.fix, "fix", false, "apply the mutations (agent-tolerations) to the input files in place")
 	flags.BoolVar(&o.diff, "diff", false, "with --fix, print a unified diff instead of writing the files")
+	flags.BoolVar(&o.cluster.enabled, "cluster", false, "also read Services and Nodes from the live cluster (read-only; objects in the input take precedence)")
+	flags.StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "kubeconfig file for --cluster and --config-from-cluster (default: kubectl's)")
+	flags.StringVar(&o.cluster.context, "context", "", "kubeconfig context for --cluster and --config-from-cluster")
+	flags.BoolVar(&o.cluster.configFromLive, "config-from-cluster", false, "use the PolicyConfig of the setwarden installed in the cluster")
+	flags.StringVar(&o.cluster.namespace, "setwarden-namespace", policies.DefaultNamespace, "namespace of the installed setwarden, for --config-from-cluster")
+	flags.StringVar(&o.cluster.configMap, "setwarden-configmap", "setwarden-config", "ConfigMap holding the installed PolicyConfig, for --config-from-cluster")
 	return cmd
 }
 
@@ -76,6 +84,10 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 		return err
 	}
 	cfg, err := loadConfig(o.configPath)
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	live, cfg, err := o.connect(ctx, cfg)
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
@@ -97,7 +109,7 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	if err != nil {
 		return err
 	}
-	rep := checkInput(ctx, engine, reader, paths, inputErrs, slices.ContainsFunc(outs, output.needsChecked))
+	rep := checkInput(ctx, engine, reader, paths, inputErrs, slices.ContainsFunc(outs, output.needsChecked), live)
 	if err := writeOutputs(outs, rep, reportOut); err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
@@ -121,6 +133,9 @@ func (o *checkOptions) validate(paths []string) error {
 	if o.diff && !o.fix {
 		return &exitError{code: ExitUsage, msg: "--diff shows what --fix would change: use it with --fix"}
 	}
+	if o.configPath != "" && o.cluster.configFromLive {
+		return &exitError{code: ExitUsage, msg: "--config and --config-from-cluster both name the PolicyConfig: use one"}
+	}
 	if o.fix && len(o.kustomizeDirs) > 0 {
 		return &exitError{code: ExitUsage, msg: "--fix cannot edit a kustomization's output: fix its resources with -f instead"}
 	}
@@ -128,6 +143,27 @@ func (o *checkOptions) validate(paths []string) error {
 		return err
 	}
 	return nil
+}
+
+// connect opens the live cluster when --cluster or --config-from-cluster
+// asks for it, and reads the installed PolicyConfig for the latter.
+func (o *checkOptions) connect(ctx context.Context, cfg *policies.Config) (kubernetes.Interface, *policies.Config, error) {
+	if !o.cluster.enabled && !o.cluster.configFromLive {
+		return nil, cfg, nil
+	}
+	cs, err := o.cluster.newClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.cluster.configFromLive {
+		if cfg, err = o.cluster.configFromCluster(ctx, cs); err != nil {
+			return nil, nil, err
+		}
+	}
+	if !o.cluster.enabled {
+		cs = nil
+	}
+	return cs, cfg, nil
 }
 
 // loadConfig reads the PolicyConfig at path, or returns nil (the defaults)

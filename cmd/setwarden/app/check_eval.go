@@ -9,6 +9,7 @@ import (
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
 	"github.com/setwarden/setwarden/policies"
+	"k8s.io/client-go/kubernetes"
 )
 
 // checkInput checks the input in two streaming passes, so that memory does
@@ -26,13 +27,13 @@ import (
 // Deferring only the StatefulSets whose Service had not been seen yet would
 // save the first pass, but not for Nodes, which every workload may need.
 func checkInput(ctx context.Context, engine *policies.Engine, reader *manifest.Reader, paths []string,
-	inputErrs []report.Problem, keepChecked bool) *report.Report {
+	inputErrs []report.Problem, keepChecked bool, live kubernetes.Interface) *report.Report {
 	b := report.NewBuilder()
 	b.KeepChecked = keepChecked
 	for _, p := range inputErrs {
 		b.AddError(p)
 	}
-	view := buildView(ctx, reader, paths)
+	view := buildView(ctx, reader, paths, live)
 	ev := &evaluator{engine: engine, view: view, builder: b, keepChecked: keepChecked, rules: map[string][]string{}}
 	reader.Walk(ctx, paths, &manifest.Visitor{
 		Document: ev.document,
@@ -43,12 +44,14 @@ func checkInput(ctx context.Context, engine *policies.Engine, reader *manifest.R
 }
 
 // buildView returns the cluster the rules read: the Services and Nodes of
-// the input. It is the seam for a live cluster: --cluster will layer this
-// view over one that reads the API server, the input taking precedence.
-func buildView(ctx context.Context, reader *manifest.Reader, paths []string) policies.ClusterView {
+// the input, layered over the live cluster with --cluster.
+func buildView(ctx context.Context, reader *manifest.Reader, paths []string, live kubernetes.Interface) policies.ClusterView {
 	view := manifest.NewView(nil)
 	reader.Walk(ctx, paths, &manifest.Visitor{Filter: manifest.MayHoldViewObjects, Document: view.Add})
-	return view
+	if live == nil {
+		return view
+	}
+	return &layeredView{ctx: ctx, input: view, live: live}
 }
 
 func problem(p manifest.Problem) report.Problem {
