@@ -70,12 +70,28 @@ func createValidationOptions(in *Input) apiValidationOptions {
 
 // checkAffinityInvalid reports affinity that kube-apiserver would reject.
 func checkAffinityInvalid(in *Input) field.ErrorList {
-	return validateAffinity(in.PodSpec.Affinity, createValidationOptions(in), in.PodSpecPath.Child("affinity"))
+	return uniqueErrors(validateAffinity(in.PodSpec.Affinity, createValidationOptions(in), in.PodSpecPath.Child("affinity")))
 }
 
 // checkTolerationInvalid reports tolerations that kube-apiserver would reject.
 func checkTolerationInvalid(in *Input) field.ErrorList {
-	return validateTolerations(in.PodSpec.Tolerations, createValidationOptions(in), in.PodSpecPath.Child("tolerations"))
+	return uniqueErrors(validateTolerations(in.PodSpec.Tolerations, createValidationOptions(in), in.PodSpecPath.Child("tolerations")))
+}
+
+// uniqueErrors drops the repeats of an error (same path, type, value and
+// detail), keeping the first, as kube-apiserver's response does: a key that
+// appears twice in a labelSelector and once in matchLabelKeys is validated
+// twice but reported once.
+func uniqueErrors(errs field.ErrorList) field.ErrorList {
+	seen := sets.New[string]()
+	return slices.DeleteFunc(errs, func(err *field.Error) bool {
+		key := err.Error()
+		if seen.Has(key) {
+			return true
+		}
+		seen.Insert(key)
+		return false
+	})
 }
 
 // validateAffinity ports validateAffinity.

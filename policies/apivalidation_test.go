@@ -303,6 +303,24 @@ func TestAPIValidationPodAffinity(t *testing.T) {
 			}},
 			want: field.ErrorList{field.Invalid(apivalAffinity.Child("podAntiAffinity", "requiredDuringSchedulingIgnoredDuringExecution").Index(0).
 				Child("labelSelector", "matchExpressions").Index(0).Child("values").Index(0), "web/v1", apivalValueRegexMsg)}},
+		// Found by test/fidelity: kube-apiserver reports a repeated error once.
+		{name: "A matchLabelKeys key in matchLabels and twice in matchExpressions is reported once, as the API server does",
+			affinity: &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+				RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: "zone", MatchLabelKeys: []string{"app"},
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}, MatchExpressions: []metav1.LabelSelectorRequirement{
+						{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"a"}},
+						{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"b"}}}}}},
+			}},
+			want: field.ErrorList{field.Invalid(apivalPodTerm0.Index(0), "app", "exists in both matchLabelKeys and labelSelector")}},
+		{name: "Two invalid namespaces at the same path are both reported, as their values differ",
+			affinity: &corev1.Affinity{PodAffinity: &corev1.PodAffinity{
+				RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{TopologyKey: "zone", Namespaces: []string{"Bad_NS", "-ns"},
+					LabelSelector: &metav1.LabelSelector{}}},
+			}},
+			want: field.ErrorList{
+				field.Invalid(apivalPodTerm0.Child("namespace"), "Bad_NS", apivalDNSLabelRegexMsg),
+				field.Invalid(apivalPodTerm0.Child("namespace"), "-ns", apivalDNSLabelRegexMsg),
+			}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

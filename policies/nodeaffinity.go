@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
@@ -23,9 +24,12 @@ import (
 //
 // Requirements kube-apiserver rejects (In without values, an unknown
 // operator, ...) are affinity-invalid's findings: they are skipped here, so
-// they can only hide a contradiction, never report one. The exception is a
-// Gt or Lt value that is not an integer: the API server accepts it, and the
-// scheduler then never matches the term.
+// they can only hide a contradiction, never report one. The exceptions are
+// what the API server accepts and the scheduler cannot parse, so that it
+// never matches the term: a Gt or Lt value that is not an integer, and (in
+// preferred terms, where the API server allows them) values that are not
+// valid label values. A node's label values are valid label values, so
+// they are never negative integers: Lt 0 leaves no value.
 
 // valueDomain is what the requirements of one term allow for one key.
 type valueDomain struct {
@@ -38,10 +42,22 @@ type valueDomain struct {
 	hasGt, hasLt bool
 	// badInt is a Gt or Lt value that does not parse as an integer, badIntOp its operator.
 	badInt, badIntOp string
+	// label is set for a node label (matchExpressions), whose values must
+	// be valid label values, unset for a node field (matchFields).
+	label bool
+	// badValue is a value that is not a valid label value.
+	badValue string
 }
 
 // add folds a well-formed requirement into the domain.
 func (d *valueDomain) add(rq *corev1.NodeSelectorRequirement) {
+	if d.label && d.badValue == "" {
+		// The scheduler parses the requirement with labels.NewRequirement,
+		// which rejects the whole term for one invalid value.
+		if i := slices.IndexFunc(rq.Values, func(v string) bool { return len(validation.IsValidLabelValue(v)) > 0 }); i >= 0 {
+			d.badValue = rq.Values[i]
+		}
+	}
 	switch rq.Operator {
 	case corev1.NodeSelectorOpIn:
 		d.mustExist = true
@@ -74,14 +90,19 @@ func (d *valueDomain) add(rq *corev1.NodeSelectorRequirement) {
 	}
 }
 
-// intRange returns the inclusive integer range the Gt and Lt bounds leave.
+// intRange returns the inclusive integer range the Gt and Lt bounds leave;
+// label values start with an alphanumeric character, so a label's integers
+// are never negative.
 func (d *valueDomain) intRange() (lo, hi int64, empty bool) {
 	lo, hi = math.MinInt64, math.MaxInt64
+	if d.label {
+		lo = 0
+	}
 	if d.hasGt {
 		if d.gt == math.MaxInt64 {
 			return lo, hi, true
 		}
-		lo = d.gt + 1
+		lo = max(lo, d.gt+1)
 	}
 	if d.hasLt {
 		if d.lt == math.MinInt64 {
@@ -110,6 +131,9 @@ func (d *valueDomain) bounds() string {
 // requirement, does.
 func (d *valueDomain) emptyReason(noun string) string {
 	const noNode = "so no node matches this term"
+	if d.badValue != "" {
+		return fmt.Sprintf("%q is not a valid label value, so the scheduler cannot parse this requirement and no node matches this term: fix the value", d.badValue)
+	}
 	if d.badInt != "" {
 		return fmt.Sprintf("%s compares %s values as integers and %q is not one, %s: use a base-10 integer", d.badIntOp, noun, d.badInt, noNode)
 	}
@@ -117,6 +141,9 @@ func (d *valueDomain) emptyReason(noun string) string {
 		return fmt.Sprintf("this %s must both exist and not exist, %s: remove one of the requirements", noun, noNode)
 	}
 	lo, hi, empty := d.intRange()
+	if empty && d.label && d.hasLt && d.lt <= 0 {
+		return fmt.Sprintf("label values cannot be negative integers, so none is less than %d, %s: use a positive bound", d.lt, noNode)
+	}
 	if empty {
 		return fmt.Sprintf("no integer is %s, %s: widen the Gt/Lt range", d.bounds(), noNode)
 	}
@@ -155,6 +182,14 @@ func labelRequirementWellFormed(rq *corev1.NodeSelectorRequirement) bool {
 	return false
 }
 
+// requiredLabelRequirementWellFormed also mirrors the API server's check
+// of the values of required terms, which must be valid label values;
+// preferred terms accept any value (and then never match).
+func requiredLabelRequirementWellFormed(rq *corev1.NodeSelectorRequirement) bool {
+	return labelRequirementWellFormed(rq) &&
+		!slices.ContainsFunc(rq.Values, func(v string) bool { return len(validation.IsValidLabelValue(v)) > 0 })
+}
+
 // fieldRequirementWellFormed mirrors kube-apiserver's checks on matchFields:
 // only metadata.name, only In and NotIn, exactly one value.
 func fieldRequirementWellFormed(rq *corev1.NodeSelectorRequirement) bool {
@@ -174,7 +209,7 @@ func firstContradiction(reqs []corev1.NodeSelectorRequirement, noun string, well
 		}
 		d := domains[rq.Key]
 		if d == nil {
-			d = &valueDomain{}
+			d = &valueDomain{label: noun == "label"}
 			domains[rq.Key] = d
 		}
 		d.add(rq)
@@ -196,12 +231,17 @@ func formatRequirement(rq *corev1.NodeSelectorRequirement) string {
 // checkNodeSelectorTermUnsatisfiable returns the error for a term no node
 // can match, or nil. It reports at matchExpressions[j] (or matchFields[j])
 // for the requirement that completes the contradiction, and at the term for
-// an empty term.
-func checkNodeSelectorTermUnsatisfiable(term *corev1.NodeSelectorTerm, fldPath *field.Path) *field.Error {
+// an empty term. required selects the API server's checks of a required
+// term, which rejects invalid label values a preferred term may hold.
+func checkNodeSelectorTermUnsatisfiable(term *corev1.NodeSelectorTerm, fldPath *field.Path, required bool) *field.Error {
 	if len(term.MatchExpressions) == 0 && len(term.MatchFields) == 0 {
 		return field.Required(fldPath, "an empty nodeSelectorTerm matches no node: add matchExpressions or matchFields, or remove the term")
 	}
-	if j, reason := firstContradiction(term.MatchExpressions, "label", labelRequirementWellFormed); j >= 0 {
+	wellFormed := labelRequirementWellFormed
+	if required {
+		wellFormed = requiredLabelRequirementWellFormed
+	}
+	if j, reason := firstContradiction(term.MatchExpressions, "label", wellFormed); j >= 0 {
 		return field.Invalid(fldPath.Child("matchExpressions").Index(j), formatRequirement(&term.MatchExpressions[j]), reason)
 	}
 	if j, reason := firstContradiction(term.MatchFields, "field", fieldRequirementWellFormed); j >= 0 {
@@ -241,7 +281,7 @@ func unsatisfiableRequiredTerms(in *Input) (field.ErrorList, int) {
 	}
 	fldPath := requiredTermsPath(in)
 	for i := range required.NodeSelectorTerms {
-		if err := checkNodeSelectorTermUnsatisfiable(&required.NodeSelectorTerms[i], fldPath.Index(i)); err != nil {
+		if err := checkNodeSelectorTermUnsatisfiable(&required.NodeSelectorTerms[i], fldPath.Index(i), true); err != nil {
 			allErrs = append(allErrs, err)
 		}
 	}
@@ -274,7 +314,7 @@ func adviseNodeAffinityTermsUnsatisfiable(in *Input) field.ErrorList {
 	fldPath := in.PodSpecPath.Child("affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution")
 	for i := range na.PreferredDuringSchedulingIgnoredDuringExecution {
 		term := &na.PreferredDuringSchedulingIgnoredDuringExecution[i].Preference
-		if err := checkNodeSelectorTermUnsatisfiable(term, fldPath.Index(i).Child("preference")); err != nil {
+		if err := checkNodeSelectorTermUnsatisfiable(term, fldPath.Index(i).Child("preference"), false); err != nil {
 			allErrs = append(allErrs, err)
 		}
 	}
@@ -289,7 +329,7 @@ func nodeSelectorConflict(term *corev1.NodeSelectorTerm, nodeSelector map[string
 	for _, key := range sets.List(sets.KeySet(nodeSelector)) {
 		reqs = append(reqs, corev1.NodeSelectorRequirement{Key: key, Operator: corev1.NodeSelectorOpIn, Values: []string{nodeSelector[key]}})
 	}
-	if j, _ := firstContradiction(reqs, "label", labelRequirementWellFormed); j >= 0 {
+	if j, _ := firstContradiction(reqs, "label", requiredLabelRequirementWellFormed); j >= 0 {
 		return reqs[j].Key
 	}
 	return ""
@@ -310,7 +350,7 @@ func checkNodeAffinityConflictsNodeSelector(in *Input) field.ErrorList {
 	conflicts := map[string][]string{}
 	for i := range required.NodeSelectorTerms {
 		term := &required.NodeSelectorTerms[i]
-		if checkNodeSelectorTermUnsatisfiable(term, termsPath.Index(i)) != nil {
+		if checkNodeSelectorTermUnsatisfiable(term, termsPath.Index(i), true) != nil {
 			continue // node-affinity-unsatisfiable's finding
 		}
 		key := nodeSelectorConflict(term, nodeSelector)
@@ -343,7 +383,7 @@ func anyNodeMatches(nodes []*corev1.Node, nodeSelector map[string]string, affini
 func hasMalformedRequirement(terms []corev1.NodeSelectorTerm) bool {
 	for i := range terms {
 		term := &terms[i]
-		if slices.ContainsFunc(term.MatchExpressions, func(rq corev1.NodeSelectorRequirement) bool { return !labelRequirementWellFormed(&rq) }) ||
+		if slices.ContainsFunc(term.MatchExpressions, func(rq corev1.NodeSelectorRequirement) bool { return !requiredLabelRequirementWellFormed(&rq) }) ||
 			slices.ContainsFunc(term.MatchFields, func(rq corev1.NodeSelectorRequirement) bool { return !fieldRequirementWellFormed(&rq) }) {
 			return true
 		}

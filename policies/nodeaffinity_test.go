@@ -192,6 +192,42 @@ func TestNodeAffinityUnsatisfiable(t *testing.T) {
 			obj:        naDeployment(nil, naPreferredAffinity(corev1.NodeSelectorTerm{})),
 			wantAdvise: field.ErrorList{field.Required(field.NewPath("spec", "template", "spec", "affinity", "nodeAffinity", "preferredDuringSchedulingIgnoredDuringExecution").Index(0).Child("preference"), emptyTermDetail)},
 		},
+		// Found by test/fidelity: label values cannot be negative integers.
+		{
+			name: "Lt 0 leaves no label value, as label values cannot be negative",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "0")))),
+			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Lt [0]",
+				"label values cannot be negative integers, so none is less than 0, "+naNoNode+": use a positive bound")},
+		},
+		{
+			name: "Gt -5 and Lt 0 leave no label value, although the integers -4 to -1 lie between",
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("gen", "Gt", "-5"), naReq("gen", "Lt", "0")))),
+			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[0]", "gen Gt [-5]",
+				`"-5" is not a valid label value, so the scheduler cannot parse this requirement and no node matches this term: fix the value`)},
+		},
+		// Found by test/fidelity: preferred terms accept invalid label
+		// values, which the scheduler's labels.NewRequirement rejects.
+		{
+			name: "a preferred NotIn with a value that is not a valid label value never matches",
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("gpu", "Exists"), naReq("gpu", "NotIn", "k80", "+3")))),
+			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[1]", "gpu NotIn [k80 +3]",
+				`"+3" is not a valid label value, so the scheduler cannot parse this requirement and no node matches this term: fix the value`)},
+		},
+		{
+			name: "a preferred Lt with a negative integer never matches",
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("gen", "Lt", "-1")))),
+			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[0]", "gen Lt [-1]",
+				`"-1" is not a valid label value, so the scheduler cannot parse this requirement and no node matches this term: fix the value`)},
+		},
+		{
+			name: "an invalid label value in a required term is affinity-invalid's finding, not a contradiction",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "In", "-a")))),
+		},
+		{name: "Lt 1 leaves 0", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "1"))))},
+		{
+			name: "Lt 1 and NotIn [0] leave 00, another spelling of zero",
+			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "1"), naReq("gen", "NotIn", "0")))),
+		},
 		{name: "Gt with an integer value is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "3"))))},
 		{name: "In [a b] and NotIn [a] are satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a", "b"), naReq(zone, "NotIn", "a"))))},
 		{name: "Gt 5 and Lt 7 leave 6", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "5"), naReq("gen", "Lt", "7"))))},
