@@ -132,7 +132,7 @@ func (s *Server) Start(ctx context.Context) error {
 		return err
 	}
 	srv := &http.Server{
-		Handler: LimitBody(s.registry.WebhookMux(), s.Options.MaxRequestBytes),
+		Handler: s.closeWhileDraining(LimitBody(s.registry.WebhookMux(), s.Options.MaxRequestBytes)),
 		// In-flight requests must not see shutdown as a cancellation.
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		MaxHeaderBytes:    1 << 20,
@@ -160,6 +160,21 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	log.Info("Webhook server stopped")
 	return nil
+}
+
+// closeWhileDraining asks clients to drop their connection after each
+// response once shutdown began. Closing an idle keep-alive connection races
+// with a client that is just sending a request on it, and the API server
+// does not retry admission calls; a connection closed right after its
+// response has no such race, so by the time the listener closes, the
+// connections the API server keeps using are already gone.
+func (s *Server) closeWhileDraining(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // LimitBody answers 413 to a request whose body is over max bytes, before

@@ -20,10 +20,9 @@ import (
 	"github.com/setwarden/setwarden/policies"
 )
 
-// chartPendingServeFlags are flags the chart passes in self-managed TLS mode
-// that `setwarden serve` does not have yet (issue 4's server part).
-var chartPendingServeFlags = []string{"tls-mode", "tls-secret-name", "tls-secret-namespace", "tls-lease-name",
-	"webhook-config-name", "service-name"}
+// chartPendingServeFlags are flags the chart passes that `setwarden serve`
+// does not have yet: none, every flag must exist.
+var chartPendingServeFlags []string
 
 // TestChartDeploymentArgs pins the flags the chart passes to the server in
 // each TLS mode, and checks that the server knows every one of them except
@@ -148,7 +147,7 @@ func TestChartRBAC(t *testing.T) {
 				Resources:     []string{"mutatingwebhookconfigurations", "validatingwebhookconfigurations"},
 				ResourceNames: []string{"sw-setwarden"}, Verbs: []string{"get", "update", "patch"}}},
 			tlsRole: []rbacv1.PolicyRule{
-				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"sw-setwarden-tls"}, Verbs: []string{"get", "update", "patch"}},
+				{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{"sw-setwarden-tls"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
 				{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{"sw-setwarden-tls"}, Verbs: []string{"get", "update", "patch"}},
 			}},
 		{name: "cert-manager mode only reads", args: []string{"--set", "tls.mode=cert-manager"}, clusterRole: []rbacv1.PolicyRule{view}},

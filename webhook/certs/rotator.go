@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -38,7 +39,8 @@ type Rotator struct {
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
-	trigger chan struct{}
+	triggerOnce sync.Once
+	trigger     chan struct{}
 }
 
 // Trigger asks a running Rotator to reconcile now; it never blocks.
@@ -50,9 +52,7 @@ func (r *Rotator) Trigger() {
 }
 
 func (r *Rotator) triggerChan() chan struct{} {
-	if r.trigger == nil {
-		r.trigger = make(chan struct{}, 1)
-	}
+	r.triggerOnce.Do(func() { r.trigger = make(chan struct{}, 1) })
 	return r.trigger
 }
 

@@ -30,6 +30,7 @@ import (
 
 	"github.com/setwarden/setwarden/policies"
 	swwebhook "github.com/setwarden/setwarden/webhook"
+	"github.com/setwarden/setwarden/webhook/certs"
 )
 
 // serveOptions are the flags of `setwarden serve`.
@@ -46,6 +47,11 @@ type serveOptions struct {
 	kubeconfig       string
 	webhookHost      string
 	gracefulShutdown time.Duration
+	shutdownDrain    time.Duration
+	drainDefaulted   bool
+	maxRequestBytes  int64
+	readHeaderTime   time.Duration
+	tls              tlsOptions
 }
 
 var tlsVersions = map[string]uint16{"1.2": tls.VersionTLS12, "1.3": tls.VersionTLS13}
@@ -58,13 +64,28 @@ func newServeCommand(streams Streams) *cobra.Command {
 		Long: `Serve setwarden's admission webhooks: /mutate adds control-plane tolerations to
 agent DaemonSets, /validate enforces the StatefulSet and affinity policies.
 
-TLS certificates are read from --cert-dir (tls.crt, tls.key) and reloaded when
-they change; the PolicyConfig from --config is reloaded when it changes, and an
-invalid new version is rejected while the last good one stays in force.`,
+With --tls-mode=files (the default) the serving certificate is read from
+--cert-dir (tls.crt, tls.key) and reloaded when it changes. With
+--tls-mode=self-managed setwarden generates a CA and a serving certificate into
+--tls-secret-name, injects the CA bundle into its webhook configurations and
+rotates both before they expire; one replica, elected with a Lease, writes.
+
+The PolicyConfig from --config is reloaded when it changes, and an invalid new
+version is rejected while the last good one stays in force.
+
+On SIGTERM readiness turns false at once, requests are still served for
+--shutdown-drain-delay, then the listener closes and in-flight requests finish.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.drainDefaulted = !cmd.Flags().Changed("shutdown-drain-delay")
 			return o.run(cmd.Context(), streams)
 		},
 	}
+	o.bindFlags(cmd)
+	return cmd
+}
+
+// bindFlags adds the serve flags to cmd, bound to o.
+func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	flags := cmd.Flags()
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)")
 	flags.IntVar(&o.port, "port", webhook.DefaultPort, "webhook server port")
@@ -76,17 +97,23 @@ invalid new version is rejected while the last good one stays in force.`,
 	flags.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
 	flags.StringVar(&o.tlsMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3")
 	flags.BoolVar(&o.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: see CVE-2023-44487)")
-	flags.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long in-flight requests may take on shutdown")
+	flags.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long the whole shutdown may take, drain delay included")
+	flags.DurationVar(&o.shutdownDrain, "shutdown-drain-delay", 5*time.Second, "how long the webhook server keeps serving after SIGTERM, so endpoints drop this replica first")
+	flags.Int64Var(&o.maxRequestBytes, "max-request-bytes", 3<<20, "largest admission request body served; larger ones are answered 413")
+	flags.DurationVar(&o.readHeaderTime, "read-header-timeout", 10*time.Second, "how long a client may take to send its request headers")
+	o.tls.bindFlags(cmd)
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
 	o.zap.BindFlags(zapFlags)
 	flags.AddGoFlagSet(zapFlags)
-	return cmd
 }
 
 func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 	minTLS, ok := tlsVersions[o.tlsMinVersion]
 	if !ok {
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--tls-min-version %q is not supported; use 1.2 or 1.3", o.tlsMinVersion)}
+	}
+	if err := o.validate(); err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	o.zap.DestWriter = streams.ErrOut
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
@@ -100,19 +127,25 @@ func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("no Kubernetes API configuration: %v", err)}
 	}
-	mgr, err := o.newManager(restCfg, minTLS)
+	certStore := &certs.Store{}
+	mgr, err := o.newManager(restCfg, minTLS, certStore)
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
 	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	if err := setupWebhooks(ctx, mgr, cfg, raw, o); err != nil {
 		return err
 	}
-	if err := setupChecks(mgr); err != nil {
+	if o.tls.mode == tlsModeSelfManaged {
+		if err := o.tls.setup(ctx, mgr, restCfg, certStore); err != nil {
+			return err
+		}
+	}
+	if err := setupChecks(ctx, mgr, o, certStore); err != nil {
 		return err
 	}
-	log.Info("Starting setwarden webhook server", "port", o.port, "config", o.configPath)
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	log.Info("Starting setwarden webhook server", "port", o.port, "config", o.configPath, "tlsMode", o.tls.mode)
 	if err := mgr.Start(ctx); err != nil {
 		return fmt.Errorf("running manager: %w", err)
 	}
@@ -135,29 +168,63 @@ func newScheme() *runtime.Scheme {
 	return scheme
 }
 
-// newManager builds a manager that runs only the webhook server and the
-// caches of Services and Nodes; admission needs no leader election.
-func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16) (manager.Manager, error) {
+// validate checks the flags that depend on each other.
+func (o *serveOptions) validate() error {
+	switch {
+	case o.maxRequestBytes <= 0:
+		return fmt.Errorf("--max-request-bytes must be positive, got %d", o.maxRequestBytes)
+	case o.readHeaderTime <= 0:
+		return fmt.Errorf("--read-header-timeout must be positive, got %s", o.readHeaderTime)
+	case o.shutdownDrain < 0:
+		return fmt.Errorf("--shutdown-drain-delay must not be negative, got %s", o.shutdownDrain)
+	case o.drainDefaulted && o.gracefulShutdown >= 0 && o.shutdownDrain >= o.gracefulShutdown:
+		// The default drain delay gives way to a short shutdown timeout
+		// chosen on purpose, leaving half of it to in-flight requests.
+		o.shutdownDrain = o.gracefulShutdown / 2
+	case o.gracefulShutdown >= 0 && o.shutdownDrain >= o.gracefulShutdown:
+		return fmt.Errorf("--shutdown-drain-delay (%s) must be shorter than --graceful-shutdown-timeout (%s), or in-flight requests get no time to finish", o.shutdownDrain, o.gracefulShutdown)
+	}
+	return o.tls.validate()
+}
+
+// newManager builds a manager that runs the webhook server and the caches
+// of Services and Nodes (and, with self-managed TLS, of the one certificate
+// Secret); admission itself needs no leader election.
+func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore *certs.Store) (manager.Manager, error) {
 	tlsOpts := []func(*tls.Config){func(c *tls.Config) {
 		c.MinVersion = minTLS
 		if !o.enableHTTP2 {
 			c.NextProtos = []string{"http/1.1"}
 		}
 	}}
+	webhookTLSOpts := tlsOpts
+	if o.tls.mode == tlsModeSelfManaged {
+		webhookTLSOpts = append(webhookTLSOpts, func(c *tls.Config) { c.GetCertificate = certStore.GetCertificate })
+	}
+	byObject := map[client.Object]cache.ByObject{
+		&corev1.Service{}: {Transform: swwebhook.StripForView},
+		&corev1.Node{}:    {Transform: swwebhook.StripForView},
+	}
+	if o.tls.mode == tlsModeSelfManaged {
+		byObject[&corev1.Secret{}] = o.tls.secretCache()
+	}
 	return ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  newScheme(),
 		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts},
 		HealthProbeBindAddress:  o.probeAddr,
 		GracefulShutdownTimeout: &o.gracefulShutdown,
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: o.webhookHost, Port: o.port, CertDir: o.certDir, TLSOpts: tlsOpts,
+		WebhookServer: swwebhook.NewServer(swwebhook.ServerOptions{
+			Host: o.webhookHost, Port: o.port, CertDir: o.certDir, TLSOpts: webhookTLSOpts,
+			MaxRequestBytes:   o.maxRequestBytes,
+			ReadHeaderTimeout: o.readHeaderTime,
+			// The API server gives up on a webhook after at most 30s.
+			ReadTimeout:     30 * time.Second,
+			DrainDelay:      o.shutdownDrain,
+			ShutdownTimeout: max(o.gracefulShutdown-o.shutdownDrain, time.Second),
 		}),
 		Cache: cache.Options{
 			DefaultTransform: cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Service{}: {Transform: swwebhook.StripForView},
-				&corev1.Node{}:    {Transform: swwebhook.StripForView},
-			},
+			ByObject:         byObject,
 		},
 	})
 }
@@ -188,11 +255,25 @@ func setupWebhooks(ctx context.Context, mgr manager.Manager, cfg *policies.Confi
 	return nil
 }
 
-// setupChecks makes readiness true only when the webhook server serves and
-// the caches have synced.
-func setupChecks(mgr manager.Manager) error {
+// setupChecks makes readiness true only when the webhook server serves (with
+// a certificate loaded) and the caches have synced, and false again as soon
+// as shutdown begins, before the webhook server itself is told to stop.
+func setupChecks(ctx context.Context, mgr manager.Manager, o *serveOptions, certStore *certs.Store) error {
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
+	}
+	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+		if ctx.Err() != nil {
+			return errors.New("shutting down")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if o.tls.mode == tlsModeSelfManaged {
+		if err := mgr.AddReadyzCheck("certificate", certStore.Checker); err != nil {
+			return err
+		}
 	}
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return err

@@ -1,0 +1,299 @@
+package tls
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/setwarden/setwarden/webhook/certs"
+)
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (s *server) ready() bool {
+	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(s.probePort) + "/readyz")
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+func (s *server) log(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(s.proc.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// tlsConfig trusts the Secret's CA bundle and checks the Service's name, as
+// the API server does.
+func (s *server) tlsConfig(t *testing.T) *tls.Config {
+	t.Helper()
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(secretData(t)[certs.KeyCABundle]) {
+		t.Fatal("no CA bundle in the Secret")
+	}
+	return &tls.Config{RootCAs: pool, ServerName: serviceDNS, MinVersion: tls.VersionTLS12}
+}
+
+func (s *server) httpsClient(t *testing.T) *http.Client {
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: s.tlsConfig(t)}}
+}
+
+func secretData(t *testing.T) map[string][]byte {
+	t.Helper()
+	secret := &corev1.Secret{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: secretName}, secret); err != nil {
+		t.Fatal(err)
+	}
+	return secret.Data
+}
+
+func secretState(t *testing.T) certs.State { return certs.StateFromSecret(secretData(t)) }
+
+func caBundles(t *testing.T) [][]byte {
+	t.Helper()
+	m := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: name}, m); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: name}, v); err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, w := range m.Webhooks {
+		out = append(out, w.ClientConfig.CABundle)
+	}
+	for _, w := range v.Webhooks {
+		out = append(out, w.ClientConfig.CABundle)
+	}
+	return out
+}
+
+func setValidatingBundle(t *testing.T, bundle []byte) {
+	t.Helper()
+	v := &admissionregistrationv1.ValidatingWebhookConfiguration{}
+	if err := env.Client.Get(t.Context(), client.ObjectKey{Name: name}, v); err != nil {
+		t.Fatal(err)
+	}
+	for i := range v.Webhooks {
+		v.Webhooks[i].ClientConfig.CABundle = bundle
+	}
+	if err := env.Client.Update(t.Context(), v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func leaseHolder(t *testing.T) string {
+	t.Helper()
+	lease := &coordinationv1.Lease{}
+	if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: leaseName}, lease); err != nil {
+		t.Fatal(err)
+	}
+	if lease.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *lease.Spec.HolderIdentity
+}
+
+func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
+
+func grep(log, word string) string {
+	var out []string
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(strings.ToLower(line), word) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func podTemplate(app string) corev1.PodTemplateSpec {
+	return corev1.PodTemplateSpec{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
+		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1.0"}}},
+	}
+}
+
+func brokenStatefulSet() *appsv1.StatefulSet {
+	return &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: testNamespace},
+		Spec: appsv1.StatefulSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "broken"}},
+			Template: podTemplate("broken"),
+		},
+	}
+}
+
+func deployment() *appsv1.Deployment {
+	return &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNamespace},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr(int32(2)),
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+			Template: podTemplate("web"),
+		},
+	}
+}
+
+func agentDaemonSet() *appsv1.DaemonSet {
+	return &appsv1.DaemonSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: testNamespace, Labels: map[string]string{"setwarden.dev/agent": "true"}},
+		Spec: appsv1.DaemonSetSpec{
+			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
+			Template: podTemplate("agent"),
+		},
+	}
+}
+
+// admissionReview is a valid AdmissionReview of the broken StatefulSet, as
+// the API server would send it.
+func admissionReview(t *testing.T) []byte {
+	t.Helper()
+	sts := brokenStatefulSet()
+	sts.APIVersion, sts.Kind = "apps/v1", "StatefulSet"
+	raw, _ := json.Marshal(sts)
+	review := map[string]any{
+		"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview",
+		"request": map[string]any{
+			"uid":       "00000000-0000-0000-0000-000000000001",
+			"kind":      map[string]string{"group": "apps", "version": "v1", "kind": "StatefulSet"},
+			"resource":  map[string]string{"group": "apps", "version": "v1", "resource": "statefulsets"},
+			"namespace": testNamespace, "name": "broken", "operation": "CREATE",
+			"userInfo": map[string]any{"username": "e2e"}, "object": json.RawMessage(raw),
+		},
+	}
+	b, err := json.Marshal(review)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+type loadResult struct {
+	total  int
+	failed atomic.Int64
+	mu     sync.Mutex
+	errs   []string
+}
+
+func (r *loadResult) fail(msg string) {
+	r.failed.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.errs) < 5 {
+		r.errs = append(r.errs, time.Now().Format("15:04:05.000")+" "+msg)
+	}
+}
+
+func (r *loadResult) first() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.Join(r.errs, "\n")
+}
+
+func runLoad(t *testing.T, workers int, d time.Duration) *loadResult {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	defer cancel()
+	return runLoadCtx(ctx, workers)
+}
+
+// runLoadCtx sends dry-run creates through the API server until ctx ends,
+// alternating an admitted Deployment and a denied StatefulSet: any other
+// outcome, a webhook call failure included, counts as failed.
+func runLoadCtx(ctx context.Context, workers int) *loadResult {
+	res := &loadResult{}
+	var total atomic.Int64
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := 0; ctx.Err() == nil; i++ {
+				var err error
+				if (i+w)%2 == 0 {
+					err = env.Client.Create(context.Background(), deployment(), client.DryRunAll)
+					if err != nil {
+						res.fail("Deployment: " + err.Error())
+					}
+				} else {
+					err = env.Client.Create(context.Background(), brokenStatefulSet(), client.DryRunAll)
+					if err == nil || err.Error() != brokenDenial {
+						res.fail(fmt.Sprintf("StatefulSet: %v", err))
+					}
+				}
+				total.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	res.total = int(total.Load())
+	return res
+}
+
+type secretObserver struct {
+	stopCh  chan struct{}
+	done    chan struct{}
+	cas     map[string]bool
+	serving map[string]bool
+}
+
+// observeSecret records every signing CA and serving certificate the
+// Secret holds while the observer runs.
+func observeSecret() *secretObserver {
+	o := &secretObserver{stopCh: make(chan struct{}), done: make(chan struct{}), cas: map[string]bool{}, serving: map[string]bool{}}
+	go func() {
+		defer close(o.done)
+		for {
+			secret := &corev1.Secret{}
+			_ = env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: secretName}, secret)
+			st := certs.StateFromSecret(secret.Data)
+			if st.CA != nil {
+				o.cas[st.CA.Cert.Subject.CommonName] = true
+			}
+			if st.Serving != nil {
+				o.serving[st.Serving.Cert.SerialNumber.String()] = true
+			}
+			select {
+			case <-o.stopCh:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
+	return o
+}
+
+func (o *secretObserver) stop() (int, int) {
+	close(o.stopCh)
+	<-o.done
+	return len(o.cas), len(o.serving)
+}

@@ -1,0 +1,259 @@
+package tls
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/setwarden/setwarden/webhook/certs"
+)
+
+const (
+	denied         = `admission webhook "validate.setwarden.dev" denied the request: `
+	msgServiceName = `spec.serviceName: Required value: set it to a headless Service (clusterIP: None) that selects the pods, so each pod gets a stable DNS name (rule statefulset-service-name)`
+	msgClaims      = `spec.volumeClaimTemplates: Required value: add a volumeClaimTemplate so each pod gets a PersistentVolumeClaim that outlives it (or use a Deployment for stateless pods) (rule statefulset-volume-claim-templates)`
+	serviceDNS     = name + "." + ns + ".svc"
+)
+
+var brokenDenial = denied + `StatefulSet.apps "broken" is invalid: [` + msgServiceName + `, ` + msgClaims + `]`
+
+func TestSelfManagedTLS(t *testing.T) {
+	for _, s := range servers {
+		waitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
+	}
+	t.Run("the Secret holds a CA and a serving certificate for the Service's DNS names", func(t *testing.T) {
+		st := secretState(t)
+		if st.CA == nil || st.Serving == nil || len(st.Bundle) == 0 {
+			t.Fatalf("incomplete state: CA %v, serving %v, bundle %d", st.CA != nil, st.Serving != nil, len(st.Bundle))
+		}
+		want := []string{serviceDNS, serviceDNS + ".cluster.local"}
+		if got := st.Serving.Cert.DNSNames; !equal(got, want) {
+			t.Errorf("DNS names %v, want %v", got, want)
+		}
+	})
+	t.Run("every webhook of both configurations carries the Secret's CA bundle", func(t *testing.T) {
+		// The leader writes the Secret first and the bundles right after.
+		waitFor(t, "the bundles to match the Secret", 10*time.Second, func() bool {
+			want := secretData(t)[certs.KeyCABundle]
+			for _, got := range caBundles(t) {
+				if !bytes.Equal(got, want) {
+					return false
+				}
+			}
+			return true
+		})
+	})
+	t.Run("admission decisions go through the API server, which verifies TLS against the injected CA", func(t *testing.T) {
+		if err := env.Client.Create(t.Context(), brokenStatefulSet(), client.DryRunAll); err == nil || err.Error() != brokenDenial {
+			t.Errorf("got %v\nwant %s", err, brokenDenial)
+		}
+		if err := env.Client.Create(t.Context(), deployment(), client.DryRunAll); err != nil {
+			t.Errorf("a valid Deployment was refused: %v", err)
+		}
+		ds := agentDaemonSet()
+		if err := env.Client.Create(t.Context(), ds, client.DryRunAll); err != nil {
+			t.Fatal(err)
+		}
+		if n := len(ds.Spec.Template.Spec.Tolerations); n != 2 {
+			t.Errorf("the agent DaemonSet got %d tolerations from the mutating webhook, want 2", n)
+		}
+	})
+	t.Run("a CA bundle that does not match is refused by the API server, and the leader puts the right one back", func(t *testing.T) {
+		stranger, err := certs.NewCA("stranger", time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		setValidatingBundle(t, certs.EncodeCerts(stranger.Cert))
+		var refused string
+		waitFor(t, "the API server to refuse the webhook's certificate", 10*time.Second, func() bool {
+			err := env.Client.Create(t.Context(), brokenStatefulSet(), client.DryRunAll)
+			if err != nil && strings.Contains(err.Error(), "failed calling webhook") {
+				refused = err.Error()
+				return true
+			}
+			return false
+		})
+		if !strings.Contains(refused, "x509: certificate signed by unknown authority") {
+			t.Errorf("the refusal does not come from TLS verification: %s", refused)
+		}
+		waitFor(t, "the leader to restore the bundle", 15*time.Second, func() bool {
+			err := env.Client.Create(t.Context(), brokenStatefulSet(), client.DryRunAll)
+			return err != nil && err.Error() == brokenDenial
+		})
+	})
+	t.Run("requests keep succeeding across CA and serving certificate rotations", func(t *testing.T) {
+		obs := observeSecret()
+		res := runLoad(t, 4, 70*time.Second)
+		cas, serving := obs.stop()
+		t.Logf("load: %d requests, %d failed; %d CAs and %d serving certificates seen (%d CA rotations, %d serving rotations); connections per replica via the proxy: %d, %d",
+			res.total, res.failed.Load(), cas, serving, cas-1, serving-1, proxy.Conns[0].Load(), proxy.Conns[1].Load())
+		if res.failed.Load() > 0 {
+			t.Errorf("%d of %d requests failed; first: %s", res.failed.Load(), res.total, res.first())
+		}
+		if cas-1 < 3 {
+			t.Errorf("only %d CA rotations during the load", cas-1)
+		}
+	})
+	t.Run("only the Lease holder writes the Secret and the bundles, and both replicas serve", func(t *testing.T) {
+		holder := leaseHolder(t)
+		for _, s := range servers {
+			log := s.log(t)
+			wrote := strings.Count(log, `"Wrote certificate Secret"`)
+			injected := strings.Count(log, `"Injected CA bundle"`)
+			t.Logf("%s: %d Secret writes, %d bundle injections", s.identity, wrote, injected)
+			if s.identity == holder && wrote == 0 {
+				t.Errorf("the Lease holder %s never wrote", s.identity)
+			}
+			if s.identity != holder && wrote+injected > 0 {
+				t.Errorf("%s wrote without holding the Lease (holder %s)", s.identity, holder)
+			}
+		}
+		if proxy.Conns[0].Load() == 0 || proxy.Conns[1].Load() == 0 {
+			t.Errorf("connections per replica: %d, %d; want both to serve", proxy.Conns[0].Load(), proxy.Conns[1].Load())
+		}
+	})
+	t.Run("the servers make no call outside the granted RBAC", func(t *testing.T) {
+		for _, s := range servers {
+			if log := s.log(t); strings.Contains(strings.ToLower(log), "forbidden") {
+				t.Errorf("%s was refused a call:\n%s", s.identity, grep(log, "forbidden"))
+			}
+		}
+	})
+}
+
+func TestHostileRequests(t *testing.T) {
+	s := servers[1]
+	waitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
+	c := s.httpsClient(t)
+	url := "https://127.0.0.1:" + strconv.Itoa(s.port) + "/validate"
+	review := admissionReview(t)
+	oversized := append([]byte(`{"padding":"`), bytes.Repeat([]byte("x"), maxRequestBytes)...)
+	oversized = append(oversized, `"}`...)
+	tests := []struct {
+		name       string
+		body       io.Reader
+		wantStatus int
+		wantBody   string
+	}{
+		{
+			name: "a body over the limit with its length announced is answered 413", body: bytes.NewReader(oversized),
+			wantStatus: http.StatusRequestEntityTooLarge,
+			wantBody:   fmt.Sprintf(`"message":"Request entity too large: the admission request body is %d bytes, over the %d-byte limit (--max-request-bytes)"`, len(oversized), maxRequestBytes),
+		},
+		{
+			name: "a chunked body over the limit is answered 413", body: io.MultiReader(bytes.NewReader(oversized)),
+			wantStatus: http.StatusRequestEntityTooLarge,
+			wantBody:   fmt.Sprintf(`"message":"Request entity too large: the admission request body is over the %d-byte limit (--max-request-bytes)"`, maxRequestBytes),
+		},
+		{
+			name: "the next request is served", body: bytes.NewReader(review),
+			wantStatus: http.StatusOK, wantBody: `"allowed":false`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, url, tt.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := c.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantBody) {
+				t.Errorf("got %d %s\nwant %d with %s", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			}
+		})
+	}
+	t.Run("a client that sends its headers too slowly is disconnected after the read-header timeout", func(t *testing.T) {
+		conn, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(s.port), s.tlsConfig(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		start := time.Now()
+		if _, err := conn.Write([]byte("POST /validate HTTP/1.1\r\nHost: " + serviceDNS + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.ReadAll(conn)
+		elapsed := time.Since(start)
+		if err != nil || elapsed < 1500*time.Millisecond || elapsed > 5*time.Second {
+			t.Errorf("connection ended after %s with %v; want a close after the 2s read-header timeout", elapsed, err)
+		}
+	})
+}
+
+// TestGracefulShutdownAndTakeover stops the Lease holder under load: it
+// turns unready at once, still serves during the drain delay, and the other
+// replica takes the Lease and carries on rotating, with no failed request.
+func TestGracefulShutdownAndTakeover(t *testing.T) {
+	for _, s := range servers {
+		waitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
+	}
+	holder := leaseHolder(t)
+	leader, other := servers[0], servers[1]
+	if holder == other.identity {
+		leader, other = other, leader
+	}
+	writesBefore := strings.Count(other.log(t), `"Wrote certificate Secret"`)
+	ctx, cancel := context.WithCancel(t.Context())
+	loadDone := make(chan *loadResult, 1)
+	go func() { loadDone <- runLoadCtx(ctx, 4) }()
+	time.Sleep(3 * time.Second)
+
+	if err := leader.proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signalled := time.Now()
+	waitFor(t, leader.identity+" to turn unready", time.Second, func() bool { return !leader.ready() })
+	unready := time.Since(signalled)
+	t.Run("during the drain delay the stopping replica still serves", func(t *testing.T) {
+		if since := time.Since(signalled); since > 1500*time.Millisecond {
+			t.Skipf("too late to probe the drain delay (%s after SIGTERM)", since)
+		}
+		resp, err := leader.httpsClient(t).Post("https://127.0.0.1:"+strconv.Itoa(leader.port)+"/validate", "application/json", bytes.NewReader(admissionReview(t)))
+		if err != nil {
+			t.Fatalf("%s refused a request during its drain delay: %v", leader.identity, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("status %d", resp.StatusCode)
+		}
+	})
+	select {
+	case <-leader.proc.Done():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("%s did not exit within 15s of SIGTERM", leader.identity)
+	}
+	exited := time.Since(signalled)
+	waitFor(t, other.identity+" to take the Lease", 20*time.Second, func() bool { return leaseHolder(t) == other.identity })
+	tookOver := time.Since(signalled)
+	waitFor(t, other.identity+" to rotate", 30*time.Second, func() bool {
+		return strings.Count(other.log(t), `"Wrote certificate Secret"`) > writesBefore
+	})
+	time.Sleep(10 * time.Second)
+	cancel()
+	res := <-loadDone
+	t.Logf("SIGTERM: unready after %s, exited after %s, Lease taken over after %s; load: %d requests, %d failed",
+		unready.Round(time.Millisecond), exited.Round(time.Millisecond), tookOver.Round(time.Millisecond), res.total, res.failed.Load())
+	if res.failed.Load() > 0 {
+		t.Errorf("%d of %d requests failed; first: %s", res.failed.Load(), res.total, res.first())
+	}
+	if !strings.Contains(leader.log(t), `"Webhook server stopped"`) {
+		t.Errorf("%s did not shut its webhook server down gracefully", leader.identity)
+	}
+}
