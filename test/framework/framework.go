@@ -333,3 +333,7 @@ func (w *WarningRecorder) Take() []string {
 	w.warnings = nil
 	return out
 }
+
+// CertDir is the directory the webhook server reads tls.crt and tls.key
+// from (envtest's serving certificate, trusted by the API server).
+func (e *Env) CertDir() string { return e.testEnv.WebhookInstallOptions.LocalServingCertDir }
