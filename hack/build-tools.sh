@@ -31,3 +31,4 @@ for pkg in pkg/lint/rules pkg/chartutil; do
 	helm_ldflags+=" -X ${helm_pkg}/${pkg}.k8sVersionMajor=1 -X ${helm_pkg}/${pkg}.k8sVersionMinor=37"
 done
 build helm helm "${helm_pkg}/cmd/helm" "${helm_ldflags}"
+build govulncheck govulncheck golang.org/x/vuln/cmd/govulncheck

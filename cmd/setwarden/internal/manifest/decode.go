@@ -63,19 +63,26 @@ type decoder struct {
 	// with each object for tools that map field paths to lines.
 	raw     []byte
 	rawLine int
+	// fast converts most YAML documents to JSON; it is reused across
+	// documents, by one goroutine at a time.
+	fast *fastYAML
 }
 
 // decodeYAMLDocument converts one YAML document to JSON and adds its objects.
 // chunkLine is the file line of the chunk's first line, which go-yaml's line
 // numbers count from; src.Line is the line reported for the object.
 func (b *decoder) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
-	j, err := yaml.YAMLToJSON(data)
+	j, ok := b.fast.convert(data)
+	var err error
+	if !ok {
+		j, err = yaml.YAMLToJSON(data)
+	}
 	if err != nil {
 		line := src.Line
 		msg := strings.TrimPrefix(err.Error(), "error converting YAML to JSON: ")
 		if m := yamlLine.FindStringSubmatch(msg); m != nil {
 			n, _ := strconv.Atoi(m[1])
-			line = chunkLine + n - 1
+			line = chunkLine + newlinesBeforeYAMLLine(data, n)
 			msg = strings.Replace(msg, m[0], "line "+strconv.Itoa(line), 1)
 		}
 		b.v.errorf(Source{File: src.File, Line: line}, "invalid YAML: %s", msg)
@@ -84,13 +91,38 @@ func (b *decoder) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
 	b.decodeObject(src, j, 0)
 }
 
+// newlinesBeforeYAMLLine counts the "\n" before line n as go-yaml numbers
+// lines: it also breaks lines at a lone "\r", which the file's line numbers
+// do not count.
+func newlinesBeforeYAMLLine(data []byte, n int) int {
+	newlines, yamlLine := 0, 1
+	for i := 0; i < len(data) && yamlLine < n; i++ {
+		switch data[i] {
+		case '\n':
+			newlines++
+			yamlLine++
+		case '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				continue // counted with its "\n"
+			}
+			yamlLine++
+		}
+	}
+	return newlines
+}
+
 // decodeObject adds the object in one JSON value, flattening Lists.
 func (b *decoder) decodeObject(src Source, data []byte, depth int) {
+	var err error
 	if t := bytes.TrimSpace(data); len(t) == 0 || bytes.Equal(t, []byte("null")) {
 		return // an empty or comment-only document
 	}
-	var h header
-	if err := json.Unmarshal(data, &h); err != nil {
+	h, ok := sniffHeader(data)
+	if !ok {
+		h = header{}
+		err = json.Unmarshal(data, &h)
+	}
+	if err != nil {
 		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
 			b.v.errorf(src, "not a Kubernetes object: %s", describeDecodeError(err))
 		} else {

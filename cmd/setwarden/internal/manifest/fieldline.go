@@ -15,6 +15,9 @@ type FieldLocator struct {
 	rawLine int
 	root    *yamlv3.Node
 	parsed  bool
+	// fast, when the document is in the fast YAML subset, places fields
+	// by walking its lines instead of building a node tree.
+	fast *fastYAML
 }
 
 // NewFieldLocator returns a locator for the document doc, or nil when its
@@ -39,11 +42,18 @@ func (l *FieldLocator) Line(path string) int {
 	}
 	if !l.parsed {
 		l.parsed = true
+		if f := (&fastYAML{}); f.accepts(l.raw) {
+			l.fast = f
+			return l.rawLine + f.locate(splitFieldPath(path)) - 1
+		}
 		var doc yamlv3.Node
 		if err := yamlv3.Unmarshal(l.raw, &doc); err == nil && doc.Kind == yamlv3.DocumentNode && len(doc.Content) == 1 {
 			l.root = doc.Content[0]
 		}
 		l.raw = nil
+	}
+	if l.fast != nil {
+		return l.rawLine + l.fast.locate(splitFieldPath(path)) - 1
 	}
 	if l.root == nil {
 		return 0

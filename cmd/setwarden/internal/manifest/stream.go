@@ -147,6 +147,7 @@ type yamlSplitter struct {
 	chunkLine int // file line of doc's first line
 	objLine   int // file line of the object's first line; 0 while none
 	tooLarge  bool
+	fast      fastYAML
 }
 
 // readYAML reads a multi-document YAML stream.
@@ -202,7 +203,7 @@ func (s *yamlSplitter) flush() {
 		case !utf8.Valid(s.doc) || bytes.IndexByte(s.doc, 0) >= 0:
 			s.v.errorf(src, "not UTF-8 text")
 		default:
-			(&decoder{v: s.v, raw: s.doc, rawLine: s.chunkLine}).decodeYAMLDocument(src, s.chunkLine, s.doc)
+			(&decoder{v: s.v, raw: s.doc, rawLine: s.chunkLine, fast: &s.fast}).decodeYAMLDocument(src, s.chunkLine, s.doc)
 		}
 	}
 	s.doc, s.objLine, s.tooLarge = s.doc[:0], 0, false

@@ -1,0 +1,196 @@
+package manifest
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+	yamlv3 "sigs.k8s.io/yaml/goyaml.v3"
+
+	"github.com/setwarden/setwarden/cmd/setwarden/internal/corpus"
+)
+
+// fastYAMLAgrees checks the fast path against sigs.k8s.io/yaml on one
+// document: it must decline, or give JSON that decodes to the same value.
+// It returns whether the fast path accepted.
+func fastYAMLAgrees(t *testing.T, name string, doc []byte) bool {
+	t.Helper()
+	var f fastYAML
+	got, ok := f.convert(doc)
+	if !ok {
+		return false
+	}
+	want, err := yaml.YAMLToJSON(doc)
+	if err != nil {
+		t.Errorf("%s: fast path accepted what sigs.k8s.io/yaml rejects (%v):\n%s\nfast JSON: %s", name, err, doc, got)
+		return true
+	}
+	var gotV, wantV any
+	if err := json.Unmarshal(got, &gotV); err != nil {
+		t.Errorf("%s: fast path wrote invalid JSON %s: %v\n%s", name, got, err, doc)
+		return true
+	}
+	if err := json.Unmarshal(want, &wantV); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if !reflect.DeepEqual(gotV, wantV) {
+		t.Errorf("%s: fast path differs:\n%s\nfast: %s\nwant: %s", name, doc, got, want)
+	}
+	if h, ok := sniffHeader(got); ok {
+		var want header
+		if err := json.Unmarshal(got, &want); err != nil || !reflect.DeepEqual(h, want) {
+			t.Errorf("%s: sniffHeader = %+v, encoding/json = %+v (%v)", name, h, want, err)
+		}
+	}
+	return true
+}
+
+// fastYAMLDocuments splits a YAML stream on its separator lines.
+func fastYAMLDocuments(data []byte) [][]byte {
+	var docs [][]byte
+	for _, d := range bytes.Split(data, []byte("\n---")) {
+		if i := bytes.IndexByte(d, '\n'); bytes.HasPrefix(d, []byte("---")) && i >= 0 {
+			d = d[i+1:]
+		}
+		docs = append(docs, d)
+	}
+	return docs
+}
+
+// TestFastYAMLAgreesWithSigsYAML runs the differential check over the
+// examples, the real-world corpus (when present) and the generated corpus,
+// and requires the fast path to accept the generated workloads.
+func TestFastYAMLAgreesWithSigsYAML(t *testing.T) {
+	var gen bytes.Buffer
+	if err := corpus.Write(&gen, 20); err != nil {
+		t.Fatal(err)
+	}
+	for i, doc := range fastYAMLDocuments(gen.Bytes()) {
+		if len(bytes.TrimSpace(doc)) > 0 && !fastYAMLAgrees(t, "generated", doc) {
+			t.Errorf("generated document %d declined:\n%s", i, doc)
+		}
+	}
+	accepted, total := 0, 0
+	for _, root := range []string{"../../../../examples", "/work/shared/corpus/real-world"} {
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !(strings.HasSuffix(p, ".yaml") || strings.HasSuffix(p, ".yml")) {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return nil
+			}
+			for _, doc := range fastYAMLDocuments(data) {
+				total++
+				if fastYAMLAgrees(t, p, doc) {
+					accepted++
+				}
+			}
+			return nil
+		})
+	}
+	t.Logf("fast path accepted %d of %d documents from examples and the real-world corpus", accepted, total)
+}
+
+// fastYAMLCases are small documents at the edges of the fast path, each
+// checked against sigs.k8s.io/yaml; they also seed the fuzz target.
+var fastYAMLCases = []string{
+	"a: 1\nb: -2\nc: +3\nd: 0\ne: -0\nf: 0755\ng: 0x1F\nh: 1_000\ni: 1e3\nj: .5\nk: 1.5\nl: 123456789012345678901\n",
+	"a: yes\nb: No\nc: on\nd: OFF\ne: y\nf: ~\ng: null\nh:\ni: true\nj: .inf\nk: .NaN\nl: 2024-01-02\nm: 1.2.3\nn: 100m\no: 25%\n",
+	"'a': 'it''s'\n\"b\": \"tab\\tnew\\nline \\u00e9 \\x41 \\/\"\nc: \"\"\nd: ''\ne: \"a # b\" # comment\n",
+	"list:\n- a\n- b: 1\n  c: 2\n-\n- - nested\n",
+	"list:\n  - a\n  -   b: 1\n      c: [x, \"y\", {z: 1}]\n  - {}\n  - []\nnext: v\n",
+	"script: |\n  echo hi\n    indented\n\n  done\nstrip: |-\n  a\n  b\nkeep: |+\n  a\n\nfold: >\n  a\n  b\nlast: x\n",
+	"a: value # comment\nb: 'v' #c\nc: x#y\nd: http://x:80/p\ne: a: b\n",
+	"a: &anchor 1\nb: *anchor\nc: !!str 1\n? complex\n: v\n",
+	"a: multi\n  line\nb: \"open\n  quote\"\n",
+	"a: 1\na: 2\n",
+	"1: one\ntrue: t\n~: n\n",
+	"a:\n\tb: tab\n",
+	"top:\n    deep: 1\n    deeper:\n        - x\n  bad: 2\n",
+	"{a: 1}\n",
+	"- a\n- b\n",
+	"a: [1, 2,]\nb: [a: 1]\nc: {a}\nd: [a:b]\n",
+	"a: -\nb: - x\nc: |2\n   x\n",
+	"env:\n- name: X\n  value: \"2\"\n# trailing comment\n",
+	"A:\n- \nB:",
+	"- a: 1\n  b:\n  - x\n- c: 2\n",
+}
+
+func TestFastYAMLEdgeCases(t *testing.T) {
+	for _, c := range fastYAMLCases {
+		fastYAMLAgrees(t, "case", []byte(c))
+	}
+}
+
+// fastYAMLLocateAgrees checks fastYAML.locate against the go-yaml v3 node
+// walk of FieldLocator for every path of the document, and some missing
+// ones.
+func fastYAMLLocateAgrees(t *testing.T, name string, doc []byte) {
+	t.Helper()
+	var f fastYAML
+	if !f.accepts(doc) {
+		return
+	}
+	var root yamlv3.Node
+	if err := yamlv3.Unmarshal(doc, &root); err != nil || len(root.Content) != 1 {
+		return
+	}
+	j, _ := yaml.YAMLToJSON(doc)
+	var v any
+	json.Unmarshal(j, &v)
+	var paths [][]string
+	var walk func(prefix []string, v any)
+	walk = func(prefix []string, v any) {
+		paths = append(paths, append(slices.Clone(prefix), "missing"), append(slices.Clone(prefix), "7"))
+		switch v := v.(type) {
+		case map[string]any:
+			for k, c := range v {
+				p := append(slices.Clone(prefix), k)
+				paths = append(paths, p)
+				walk(p, c)
+			}
+		case []any:
+			for i, c := range v {
+				p := append(slices.Clone(prefix), strconv.Itoa(i))
+				paths = append(paths, p)
+				walk(p, c)
+			}
+		}
+	}
+	walk(nil, v)
+	for _, p := range paths {
+		node, want := root.Content[0], root.Content[0].Line
+		for _, tok := range p {
+			next, at := child(node, tok)
+			if next == nil {
+				break
+			}
+			node, want = next, at
+		}
+		if got := f.locate(p); got != want {
+			t.Errorf("%s: locate(%q) = %d, go-yaml v3 says %d:\n%s", name, p, got, want, doc)
+		}
+	}
+}
+
+func TestFastYAMLLocateAgreesWithYAMLv3(t *testing.T) {
+	var gen bytes.Buffer
+	if err := corpus.Write(&gen, 10); err != nil {
+		t.Fatal(err)
+	}
+	docs := fastYAMLDocuments(gen.Bytes())
+	for _, c := range fastYAMLCases {
+		docs = append(docs, []byte(c))
+	}
+	for _, doc := range docs {
+		fastYAMLLocateAgrees(t, "doc", doc)
+	}
+}

@@ -1,0 +1,15 @@
+// Module govulncheck builds golang.org/x/vuln's govulncheck for `make vuln`,
+// in its own module so that product dependencies stay clean.
+module github.com/setwarden/setwarden/hack/tools/govulncheck
+
+go 1.26.0
+
+require golang.org/x/vuln v1.9.0
+
+require (
+	golang.org/x/mod v0.42.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/telemetry v0.0.0-20261010193011-f71dc92da45e // indirect
+	golang.org/x/tools v0.52.0 // indirect
+)
