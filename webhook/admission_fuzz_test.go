@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // fuzzSeedReviews returns raw request bodies for the admission fuzz
@@ -92,10 +91,10 @@ func FuzzAdmissionReview(f *testing.F) {
 		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "db"}}}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "node-0", Labels: map[string]string{"zone": "a", "kubernetes.io/hostname": "node-0"}}}
 	h, _ := newTestHandlers(f, svc, node)
-	webhooks := map[string]*admission.Webhook{
-		"validate": h.ValidatingWebhook().WithRecoverPanic(false),
-		"mutate":   h.MutatingWebhook().WithRecoverPanic(false),
-	}
+	validate, mutate := h.ValidatingWebhook(), h.MutatingWebhook()
+	validate.Webhook.WithRecoverPanic(false)
+	mutate.Webhook.WithRecoverPanic(false)
+	webhooks := map[string]*ReviewHandler{"validate": validate, "mutate": mutate}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for name, wh := range webhooks {
 			req := httptest.NewRequest(http.MethodPost, "/"+name, bytes.NewReader(body))

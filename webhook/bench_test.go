@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
 
 // benchTemplate is a realistic pod template as the API server stores it:
@@ -71,7 +70,7 @@ const benchManagedFields = `{"f:metadata":{"f:annotations":{".":{},"f:meta.helm.
 
 type benchCase struct {
 	name string
-	wh   func(h *Handlers) *admission.Webhook
+	wh   func(h *Handlers) http.Handler
 	body []byte
 	obj  func() runtime.Object
 }
@@ -88,8 +87,8 @@ func benchCases(b *testing.B) []benchCase {
 	dep := &appsv1.Deployment{ObjectMeta: benchMeta("web", nil), Spec: appsv1.DeploymentSpec{
 		Replicas: &replicas, Template: benchTemplate("web"),
 		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app.kubernetes.io/name": "web"}}}}
-	mutate := func(h *Handlers) *admission.Webhook { return h.MutatingWebhook() }
-	validate := func(h *Handlers) *admission.Webhook { return h.ValidatingWebhook() }
+	mutate := func(h *Handlers) http.Handler { return h.MutatingWebhook() }
+	validate := func(h *Handlers) http.Handler { return h.ValidatingWebhook() }
 	return []benchCase{
 		{"DaemonSet/mutate-CREATE", mutate, review(b, admissionv1.Create, dsKind, ds, nil), func() runtime.Object { return &appsv1.DaemonSet{} }},
 		{"DaemonSet/validate-UPDATE", validate, review(b, admissionv1.Update, dsKind, withCPTolerations(ds), withCPTolerations(ds)), func() runtime.Object { return &appsv1.DaemonSet{} }},

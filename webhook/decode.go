@@ -10,6 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 	sigsjson "sigs.k8s.io/json"
 )
@@ -43,16 +44,16 @@ func (h *validatorHandler[T]) Handle(ctx context.Context, req admission.Request)
 	switch req.Operation {
 	case admissionv1.Create:
 		obj := h.newObject()
-		if err := decodeRaw(req.Object, obj); err != nil {
+		if err := decodeRaw(req, req.Object, obj); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
 		warnings, err = h.validator.ValidateCreate(ctx, obj)
 	case admissionv1.Update:
 		obj, old := h.newObject(), h.newObject()
-		if err := decodeRaw(req.Object, obj); err != nil {
+		if err := decodeRaw(req, req.Object, obj); err != nil {
 			return admission.Errored(http.StatusBadRequest, err)
 		}
-		if err := decodeRaw(req.OldObject, old); err != nil {
+		if err := decodeRaw(req, req.OldObject, old); err != nil {
 			return admission.Errored(http.StatusBadRequest, fmt.Errorf("oldObject: %w", err))
 		}
 		warnings, err = h.validator.ValidateUpdate(ctx, old, obj)
@@ -71,13 +72,25 @@ func (h *validatorHandler[T]) Handle(ctx context.Context, req admission.Request)
 }
 
 // decodeRaw decodes an admission request's object case-sensitively, as the
-// API server's own JSON serializer does.
-func decodeRaw(raw runtime.RawExtension, into runtime.Object) error {
+// API server's own JSON serializer does, and refuses an object whose
+// apiVersion and kind differ from the request's (a crafted request).
+func decodeRaw(req admission.Request, raw runtime.RawExtension, into runtime.Object) error {
 	if len(raw.Raw) == 0 {
 		return errors.New("the admission request has no object")
 	}
 	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw.Raw, into); err != nil {
 		return fmt.Errorf("decoding the object: %w", err)
 	}
+	// The API server always sends apiVersion and kind; an object without
+	// them takes the request's kind.
+	want := schema.GroupVersionKind(req.Kind)
+	if got := into.GetObjectKind().GroupVersionKind(); !got.Empty() && got != want {
+		return fmt.Errorf("the object is %s, but the request's kind is %s", gvkString(got), gvkString(want))
+	}
 	return nil
+}
+
+// gvkString renders a kind as apiVersion/kind, such as apps/v1/DaemonSet.
+func gvkString(gvk schema.GroupVersionKind) string {
+	return gvk.GroupVersion().String() + "/" + gvk.Kind
 }

@@ -32,13 +32,13 @@ func (h *Handlers) Register(server webhook.Server) {
 }
 
 // MutatingWebhook returns the /mutate webhook.
-func (h *Handlers) MutatingWebhook() *admission.Webhook {
+func (h *Handlers) MutatingWebhook() *ReviewHandler {
 	mutate := admission.WithDefaulter(h.Scheme, &AgentTolerations{Engines: h.Engines, Metrics: h.Metrics})
-	return &admission.Webhook{Handler: kindRouter{appsv1.SchemeGroupVersion.WithKind("DaemonSet"): mutate}}
+	return &ReviewHandler{Webhook: &admission.Webhook{Handler: kindRouter{appsv1.SchemeGroupVersion.WithKind("DaemonSet"): mutate}}}
 }
 
 // ValidatingWebhook returns the /validate webhook.
-func (h *Handlers) ValidatingWebhook() *admission.Webhook {
+func (h *Handlers) ValidatingWebhook() *ReviewHandler {
 	r := kindRouter{}
 	add := func(gvk schema.GroupVersionKind, h admission.Handler) { r[gvk] = h }
 	add(corev1.SchemeGroupVersion.WithKind("Pod"), withValidator(&Validator[*corev1.Pod]{h.Engines, h.View, h.Metrics}))
@@ -49,5 +49,5 @@ func (h *Handlers) ValidatingWebhook() *admission.Webhook {
 	add(appsv1.SchemeGroupVersion.WithKind("DaemonSet"), withValidator(&Validator[*appsv1.DaemonSet]{h.Engines, h.View, h.Metrics}))
 	add(batchv1.SchemeGroupVersion.WithKind("Job"), withValidator(&Validator[*batchv1.Job]{h.Engines, h.View, h.Metrics}))
 	add(batchv1.SchemeGroupVersion.WithKind("CronJob"), withValidator(&Validator[*batchv1.CronJob]{h.Engines, h.View, h.Metrics}))
-	return &admission.Webhook{Handler: r}
+	return &ReviewHandler{Webhook: &admission.Webhook{Handler: r}}
 }

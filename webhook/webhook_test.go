@@ -21,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/setwarden/setwarden/policies"
 )
@@ -76,7 +75,7 @@ func review(t testing.TB, op admissionv1.Operation, gvk metav1.GroupVersionKind,
 }
 
 // serve sends a raw review through the webhook's HTTP handler.
-func serve(t testing.TB, wh *admission.Webhook, body []byte) *admissionv1.AdmissionResponse {
+func serve(t testing.TB, wh http.Handler, body []byte) *admissionv1.AdmissionResponse {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, "/", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
