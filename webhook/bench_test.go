@@ -91,6 +91,7 @@ func benchCases(b *testing.B) []benchCase {
 	validate := func(h *Handlers) http.Handler { return h.ValidatingWebhook() }
 	return []benchCase{
 		{"DaemonSet/mutate-CREATE", mutate, review(b, admissionv1.Create, dsKind, ds, nil), func() runtime.Object { return &appsv1.DaemonSet{} }},
+		{"DaemonSet/mutate-UPDATE", mutate, review(b, admissionv1.Update, dsKind, withCPTolerations(ds), withCPTolerations(ds)), func() runtime.Object { return &appsv1.DaemonSet{} }},
 		{"DaemonSet/validate-UPDATE", validate, review(b, admissionv1.Update, dsKind, withCPTolerations(ds), withCPTolerations(ds)), func() runtime.Object { return &appsv1.DaemonSet{} }},
 		{"StatefulSet/validate-CREATE", validate, review(b, admissionv1.Create, stsKind, sts, nil), func() runtime.Object { return &appsv1.StatefulSet{} }},
 		{"Deployment/validate-CREATE", validate, review(b, admissionv1.Create, metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "Deployment"}, dep, nil), func() runtime.Object { return &appsv1.Deployment{} }},
@@ -129,7 +130,7 @@ func BenchmarkDecision(b *testing.B) {
 }
 
 // BenchmarkBareDecode is the yardstick: json.Unmarshal of the same review
-// and of its object into typed objects, nothing else.
+// and of its objects (both, on UPDATE) into typed objects, nothing else.
 func BenchmarkBareDecode(b *testing.B) {
 	for _, bc := range benchCases(b) {
 		b.Run(bc.name, func(b *testing.B) {
@@ -143,6 +144,12 @@ func BenchmarkBareDecode(b *testing.B) {
 				obj := bc.obj()
 				if err := json.Unmarshal(ar.Request.Object.Raw, obj); err != nil {
 					b.Fatal(err)
+				}
+				if ar.Request.OldObject.Raw != nil { // an UPDATE carries both objects
+					old := bc.obj()
+					if err := json.Unmarshal(ar.Request.OldObject.Raw, old); err != nil {
+						b.Fatal(err)
+					}
 				}
 			}
 		})
