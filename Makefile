@@ -6,7 +6,7 @@ GO ?= go
 BIN := $(CURDIR)/bin
 export KUBEBUILDER_ASSETS := $(BIN)
 
-.PHONY: all build tools test unit e2e vet fmt-check check-examples bench clean
+.PHONY: all build tools test unit e2e vet lint fmt-check check-examples bench clean
 
 all: build
 
@@ -22,9 +22,15 @@ tools:
 check-examples:
 	$(GO) run ./cmd/setwarden check examples/
 
-## test: formatting, vet, and every test (unit, golden, chart, e2e) with the tool binaries
+## test: formatting, vet, every test (unit, golden, corpus, chart, e2e, fidelity subset), each fuzz
+## target briefly, and the check benchmark once (figures are printed, never asserted)
 test: tools fmt-check vet
-	$(GO) test ./... -count=1
+	$(GO) test ./... -count=1 -timeout 30m
+	@$(MAKE) --no-print-directory fuzz-smoke
+	$(GO) test ./cmd/setwarden/app -run '^$$' -bench 'Check100k' -benchtime 1x -benchmem
+
+## lint: formatting, vet and govulncheck (offline, against the pinned vulnerability database)
+lint: fmt-check vet vuln
 
 ## unit: the tests that need no API server
 unit:
@@ -37,9 +43,11 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-## bench: the admission handler benchmarks
-bench:
-	$(GO) test ./webhook/ -run '^$$' -bench . -benchmem
+## bench: the admission decision benchmarks, the check benchmarks at 1 and 2 cores, and the webhook load test
+bench: tools
+	$(GO) test ./webhook/ -run '^$$' -bench . -benchmem -count 5
+	$(GO) test ./cmd/setwarden/app -run '^$$' -bench 'Check' -benchtime 1x -benchmem -cpu 1,2
+	SETWARDEN_PERF=1 $(GO) test ./test/perf -run TestWebhookLoad -count=1 -v
 
 clean:
 	rm -rf $(BIN)
@@ -53,7 +61,8 @@ fidelity: tools
 # Fuzzing (issue 6): every `go test -fuzz` target, as package:name. Their
 # seed corpora (testdata/fuzz/) run in every plain `go test` as well.
 FUZZ_TARGETS := ./policies/:FuzzRulesEvaluate ./policies/:FuzzMutateAgentTolerations \
-	./webhook/:FuzzAdmissionReview ./cmd/setwarden/internal/manifest/:FuzzManifestReader
+	./webhook/:FuzzAdmissionReview ./cmd/setwarden/internal/manifest/:FuzzManifestReader \
+	./cmd/setwarden/internal/manifest/:FuzzFastYAML
 FUZZ_SMOKE_TIME ?= 5s
 FUZZ_TIME ?= 3m
 # FUZZ_WORKERS bounds the fuzzing processes: the CI machine has 2 cores.
