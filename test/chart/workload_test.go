@@ -186,14 +186,15 @@ func TestChartRBAC(t *testing.T) {
 }
 
 // TestChartSelfManagedSecretIsEmpty checks that the chart creates the
-// self-managed Secret with empty data, so the server needs no create verb
-// and finds the keys a kubernetes.io/tls Secret must have.
+// self-managed Secret with empty data, so the server needs no create verb;
+// it is Opaque because the API server warns about a kubernetes.io/tls
+// Secret without PEM data on every install.
 func TestChartSelfManagedSecretIsEmpty(t *testing.T) {
 	s := &corev1.Secret{}
 	chartDecode(t, chartObjects(t, chartTemplate(t, "sw", chartNamespace)), "Secret", "sw-setwarden-tls", s)
 	want := map[string][]byte{"tls.crt": {}, "tls.key": {}}
-	if s.Type != corev1.SecretTypeTLS || !cmp.Equal(want, s.Data) {
-		t.Errorf("Secret type %q data %q, want kubernetes.io/tls with empty tls.crt and tls.key", s.Type, s.Data)
+	if s.Type != corev1.SecretTypeOpaque || !cmp.Equal(want, s.Data) {
+		t.Errorf("Secret type %q data %q, want Opaque with empty tls.crt and tls.key", s.Type, s.Data)
 	}
 }
 
