@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -131,8 +132,10 @@ func (s *Server) Start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fresh := &freshConns{conns: map[net.Conn]struct{}{}}
 	srv := &http.Server{
-		Handler: s.closeWhileDraining(LimitBody(s.registry.WebhookMux(), s.Options.MaxRequestBytes)),
+		Handler:   s.closeWhileDraining(LimitBody(s.registry.WebhookMux(), s.Options.MaxRequestBytes)),
+		ConnState: fresh.track,
 		// In-flight requests must not see shutdown as a cancellation.
 		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 		MaxHeaderBytes:    1 << 20,
@@ -155,11 +158,55 @@ func (s *Server) Start(ctx context.Context) error {
 	time.Sleep(s.Options.DrainDelay)
 	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.Options.ShutdownTimeout)
 	defer cancel()
+	// http.Server.Shutdown drops, unanswered, a request it reads after it
+	// began, even on a connection accepted just before. So the listener
+	// closes first, new connections are refused at connect, and the ones
+	// accepted last get to send their request (within the read-header
+	// timeout) and have it answered before Shutdown runs.
+	_ = ln.Close()
+	<-served
+	fresh.wait(shutdownCtx, s.Options.ReadHeaderTimeout)
 	if err := srv.Shutdown(shutdownCtx); err != nil {
 		return fmt.Errorf("shutting down the webhook server: %w", err)
 	}
 	log.Info("Webhook server stopped")
 	return nil
+}
+
+// freshConns tracks the connections that have not sent a request yet.
+type freshConns struct {
+	mu    sync.Mutex
+	conns map[net.Conn]struct{}
+}
+
+// track implements http.Server.ConnState.
+func (f *freshConns) track(c net.Conn, state http.ConnState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if state == http.StateNew {
+		f.conns[c] = struct{}{}
+		return
+	}
+	delete(f.conns, c)
+}
+
+// wait returns once every connection has sent its first request, or after
+// limit (the read-header timeout closes such a connection by then), or when
+// ctx ends.
+func (f *freshConns) wait(ctx context.Context, limit time.Duration) {
+	if limit <= 0 {
+		limit = 10 * time.Second
+	}
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		f.mu.Lock()
+		n := len(f.conns)
+		f.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 // closeWhileDraining asks clients to drop their connection after each

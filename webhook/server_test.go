@@ -1,13 +1,17 @@
 package webhook
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -115,6 +119,54 @@ func TestServerShutdown(t *testing.T) {
 			t.Error("served after shutdown")
 		}
 	})
+}
+
+// TestServerShutdownAnswersLastConnections opens a connection while the
+// server drains and sends its request only once the listener has closed:
+// http.Server.Shutdown alone would drop that request unanswered, and a
+// client that has written a request cannot tell whether it was handled.
+func TestServerShutdownAnswersLastConnections(t *testing.T) {
+	store := &certs.Store{}
+	s := serverTestStart(t, store)
+	s.Options.ReadHeaderTimeout = 5 * time.Second
+	serverTestLoad(t, store)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error, 1)
+	go func() { done <- s.Start(ctx) }()
+	serverTestWait(t, func() bool { return s.StartedChecker()(nil) == nil })
+	conn, err := tls.Dial("tcp", s.addr(), &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // the test's own server
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	cancel()
+	serverTestWait(t, func() bool {
+		c, err := net.Dial("tcp", s.addr())
+		if err == nil {
+			c.Close()
+		}
+		return errors.Is(err, syscall.ECONNREFUSED)
+	})
+	if _, err := conn.Write([]byte("POST /ok HTTP/1.1\r\nHost: setwarden\r\nContent-Length: 0\r\n\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("the request sent after the listener closed got no answer: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !resp.Close {
+		t.Errorf("status %d, close %v; want 200 on a closing connection", resp.StatusCode, resp.Close)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server did not stop")
+	}
 }
 
 func serverTestStart(t *testing.T, store *certs.Store) *Server {

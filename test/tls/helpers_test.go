@@ -222,30 +222,33 @@ func (r *loadResult) first() string {
 	return strings.Join(r.errs, "\n")
 }
 
-func runLoad(t *testing.T, workers int, d time.Duration) *loadResult {
-	ctx, cancel := context.WithTimeout(t.Context(), d)
-	defer cancel()
-	return runLoadCtx(ctx, workers)
+// runPacedLoad sends dry-run creates through the API server at about rate
+// per second until ctx ends.
+func runPacedLoad(ctx context.Context, rate, workers int) *loadResult {
+	return runAPILoad(ctx, workers, pace(ctx, rate))
 }
 
-// runLoadCtx sends dry-run creates through the API server until ctx ends,
-// alternating an admitted Deployment and a denied StatefulSet: any other
-// outcome, a webhook call failure included, counts as failed.
-func runLoadCtx(ctx context.Context, workers int) *loadResult {
+// runAPILoad alternates an admitted Deployment and a denied StatefulSet:
+// any other outcome, a webhook call failure included, counts as failed.
+// Each request waits for a token.
+func runAPILoad(ctx context.Context, workers int, tokens <-chan struct{}) *loadResult {
 	res := &loadResult{}
 	var total atomic.Int64
 	var wg sync.WaitGroup
 	for w := range workers {
 		wg.Go(func() {
 			for i := 0; ctx.Err() == nil; i++ {
-				var err error
+				select {
+				case <-tokens:
+				case <-ctx.Done():
+					return
+				}
 				if (i+w)%2 == 0 {
-					err = env.Client.Create(context.Background(), deployment(), client.DryRunAll)
-					if err != nil {
+					if err := env.Client.Create(context.Background(), deployment(), client.DryRunAll); err != nil {
 						res.fail("Deployment: " + err.Error())
 					}
 				} else {
-					err = env.Client.Create(context.Background(), brokenStatefulSet(), client.DryRunAll)
+					err := env.Client.Create(context.Background(), brokenStatefulSet(), client.DryRunAll)
 					if err == nil || err.Error() != brokenDenial {
 						res.fail(fmt.Sprintf("StatefulSet: %v", err))
 					}
@@ -259,9 +262,33 @@ func runLoadCtx(ctx context.Context, workers int) *loadResult {
 	return res
 }
 
+// pace hands out rate tokens per second until ctx ends; a few can wait in
+// the channel so that a slow moment is caught up, then ticks are dropped.
+func pace(ctx context.Context, rate int) <-chan struct{} {
+	tokens := make(chan struct{}, max(rate/20, 1))
+	go func() {
+		tick := time.NewTicker(time.Second / time.Duration(rate))
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				select {
+				case tokens <- struct{}{}:
+				default:
+				}
+			}
+		}
+	}()
+	return tokens
+}
+
 type secretObserver struct {
-	stopCh  chan struct{}
-	done    chan struct{}
+	stopCh chan struct{}
+	done   chan struct{}
+
+	mu      sync.Mutex
 	cas     map[string]bool
 	serving map[string]bool
 }
@@ -276,12 +303,14 @@ func observeSecret() *secretObserver {
 			secret := &corev1.Secret{}
 			_ = env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: secretName}, secret)
 			st := certs.StateFromSecret(secret.Data)
+			o.mu.Lock()
 			if st.CA != nil {
 				o.cas[st.CA.Cert.Subject.CommonName] = true
 			}
 			if st.Serving != nil {
 				o.serving[st.Serving.Cert.SerialNumber.String()] = true
 			}
+			o.mu.Unlock()
 			select {
 			case <-o.stopCh:
 				return
@@ -292,8 +321,15 @@ func observeSecret() *secretObserver {
 	return o
 }
 
+// count returns how many CAs and serving certificates were seen so far.
+func (o *secretObserver) count() (int, int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.cas), len(o.serving)
+}
+
 func (o *secretObserver) stop() (int, int) {
 	close(o.stopCh)
 	<-o.done
-	return len(o.cas), len(o.serving)
+	return o.count()
 }

@@ -14,8 +14,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -23,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/setwarden/setwarden/test/framework"
+	"github.com/setwarden/setwarden/test/perf"
 )
 
 const (
@@ -35,6 +39,10 @@ const (
 	testNamespace = "tls-e2e"
 	// maxRequestBytes is the --max-request-bytes of the servers.
 	maxRequestBytes = 1 << 20
+	// readHeaderTimeout is the --read-header-timeout of the servers.
+	readHeaderTimeout = 5 * time.Second
+	// metricsAuthRole grants what --metrics-secure needs.
+	metricsAuthRole = "setwarden-metrics-auth"
 )
 
 var (
@@ -42,6 +50,8 @@ var (
 	proxy *framework.TCPProxy
 	// servers are the two setwarden processes, with their ports.
 	servers [2]*server
+	// setwardenBin is the binary the servers run, to restart them.
+	setwardenBin string
 )
 
 type server struct {
@@ -50,6 +60,10 @@ type server struct {
 	probePort  int
 	proc       *framework.Process
 	kubeconfig string
+	// starts counts the times the server was started, to keep each run's log.
+	starts int
+	// extraArgs are appended to the serve flags.
+	extraArgs []string
 }
 
 func TestMain(m *testing.M) {
@@ -80,8 +94,7 @@ func run(m *testing.M) (int, error) {
 	if env, err = framework.Start(framework.Options{NoWebhooks: true}); err != nil {
 		return 1, err
 	}
-	bin, err := framework.BuildSetwarden(env.Dir())
-	if err != nil {
+	if setwardenBin, err = framework.BuildSetwarden(env.Dir()); err != nil {
 		return 1, err
 	}
 	servicePort, err := framework.FreePort()
@@ -112,7 +125,7 @@ func run(m *testing.M) (int, error) {
 		return 1, err
 	}
 	for _, s := range servers {
-		if err := s.start(bin); err != nil {
+		if err := s.start(); err != nil {
 			return 1, err
 		}
 	}
@@ -120,7 +133,10 @@ func run(m *testing.M) (int, error) {
 }
 
 // args are the flags of `setwarden serve`, as the chart passes them, with
-// certificate lifetimes short enough to rotate many times during a test.
+// certificate lifetimes short enough to rotate many times during a test: a
+// serving certificate is renewed every 7.2s (40% before the end of its 12s)
+// and the CA every 18s. The 40% keeps the renewal window (4.8s) over twice
+// the propagation delay, which Policy.Validate requires.
 func (s *server) args() []string {
 	return []string{"serve",
 		"--kubeconfig", s.kubeconfig,
@@ -134,22 +150,31 @@ func (s *server) args() []string {
 		"--webhook-config-name", name,
 		"--service-name", name,
 		"--tls-ca-validity", "30s",
-		"--tls-cert-validity", "15s",
-		"--tls-rotate-before", "33%",
+		"--tls-cert-validity", "12s",
+		"--tls-rotate-before", "40%",
 		"--tls-propagation-delay", "2s",
 		"--tls-resync-interval", "5s",
 		"--tls-leader-identity", s.identity,
 		"--max-request-bytes", strconv.Itoa(maxRequestBytes),
-		"--read-header-timeout", "2s",
+		// Go's server also bounds TLS handshakes by it: 5s leaves room for
+		// the bursts of handshakes of the rotation test on two busy cores.
+		"--read-header-timeout", readHeaderTimeout.String(),
 		"--shutdown-drain-delay", "2s",
 		"--graceful-shutdown-timeout", "10s",
 		"--zap-log-level", "info",
 	}
 }
 
-func (s *server) start(bin string) error {
+// start runs the server; a restart logs to a new file, so each run's log
+// can be checked on its own.
+func (s *server) start() error {
+	s.starts++
+	log := s.identity + ".log"
+	if s.starts > 1 {
+		log = fmt.Sprintf("%s-%d.log", s.identity, s.starts)
+	}
 	var err error
-	s.proc, err = framework.StartProcess(bin, filepath.Join(env.Dir(), s.identity+".log"), s.args()...)
+	s.proc, err = framework.StartProcess(setwardenBin, filepath.Join(env.Dir(), log), append(s.args(), s.extraArgs...)...)
 	return err
 }
 
@@ -164,6 +189,12 @@ func install(ctx context.Context, servicePort int) error {
 	}
 	objs := []client.Object{
 		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: testNamespace}},
+		// The load generator's request mix names this headless Service.
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: perf.MixNamespace}},
+		&corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: perf.MixNamespace, Name: perf.MixService}, Spec: corev1.ServiceSpec{
+			ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app.kubernetes.io/name": "db"},
+			Ports: []corev1.ServicePort{{Port: 5432}},
+		}},
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: secretName}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: {}, corev1.TLSPrivateKeyKey: {}}},
 		&coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: leaseName}},
@@ -211,6 +242,14 @@ func rbac() []client.Object {
 		}},
 		&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Subjects: subjects,
 			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}},
+		// Only with --metrics-secure: the API server checks each scraper's
+		// token and its right to get /metrics.
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: metricsAuthRole}, Rules: []rbacv1.PolicyRule{
+			{APIGroups: []string{authenticationv1.GroupName}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+			{APIGroups: []string{authorizationv1.GroupName}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+		}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: metricsAuthRole}, Subjects: subjects,
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: metricsAuthRole}},
 	}
 }
 

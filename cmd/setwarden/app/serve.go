@@ -40,6 +40,8 @@ type serveOptions struct {
 	configPath       string
 	configInterval   time.Duration
 	metricsAddr      string
+	metricsSecure    bool
+	metricsCertDir   string
 	probeAddr        string
 	tlsMinVersion    string
 	enableHTTP2      bool
@@ -74,7 +76,10 @@ The PolicyConfig from --config is reloaded when it changes, and an invalid new
 version is rejected while the last good one stays in force.
 
 On SIGTERM readiness turns false at once, requests are still served for
---shutdown-drain-delay, then the listener closes and in-flight requests finish.`,
+--shutdown-drain-delay, then the listener closes and in-flight requests finish.
+
+With --metrics-secure, metrics are served over HTTPS, only to callers whose
+token the API server accepts and who may get the non-resource URL /metrics.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.drainDefaulted = !cmd.Flags().Changed("shutdown-drain-delay")
 			return o.run(cmd.Context(), streams)
@@ -94,6 +99,8 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file, watched for changes (default: built-in defaults)")
 	flags.DurationVar(&o.configInterval, "config-poll-interval", 2*time.Second, "how often the PolicyConfig file is checked for changes")
 	flags.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `metrics address, "0" to disable`)
+	flags.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes to get /metrics (SubjectAccessReview)")
+	flags.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "with --metrics-secure: directory holding tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
 	flags.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
 	flags.StringVar(&o.tlsMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3")
 	flags.BoolVar(&o.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: see CVE-2023-44487)")
@@ -173,6 +180,8 @@ func (o *serveOptions) validate() error {
 	switch {
 	case o.maxRequestBytes <= 0:
 		return fmt.Errorf("--max-request-bytes must be positive, got %d", o.maxRequestBytes)
+	case o.metricsSecure && metricsAuthFilter == nil:
+		return errors.New("--metrics-secure is not available: this binary was built without metrics authentication (build tag metricsauth)")
 	case o.readHeaderTime <= 0:
 		return fmt.Errorf("--read-header-timeout must be positive, got %s", o.readHeaderTime)
 	case o.shutdownDrain < 0:
@@ -210,7 +219,7 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 	}
 	return ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  newScheme(),
-		Metrics:                 metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts},
+		Metrics:                 o.metricsOptions(tlsOpts),
 		HealthProbeBindAddress:  o.probeAddr,
 		GracefulShutdownTimeout: &o.gracefulShutdown,
 		WebhookServer: swwebhook.NewServer(swwebhook.ServerOptions{
@@ -227,6 +236,19 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 			ByObject:         byObject,
 		},
 	})
+}
+
+// metricsOptions serves metrics over plain HTTP, or with --metrics-secure
+// over HTTPS to callers allowed to get /metrics: the API server checks
+// their token and their RBAC, so scrapers need no shared secret.
+func (o *serveOptions) metricsOptions(tlsOpts []func(*tls.Config)) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts}
+	if o.metricsSecure {
+		opts.SecureServing = true
+		opts.FilterProvider = metricsAuthFilter
+		opts.CertDir = o.metricsCertDir
+	}
+	return opts
 }
 
 // setupWebhooks registers the admission handlers and the config watcher,
