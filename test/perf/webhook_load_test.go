@@ -68,6 +68,11 @@ func TestWebhookLoad(t *testing.T) {
 		}
 		return res
 	}
-	run("throughput (closed loop, 32)", Config{Workers: 32})
-	run("latency (open loop, 1000/s)", Config{Rate: 1000})
+	tp := run("throughput (closed loop, 32)", Config{Workers: 32})
+	lat := run("latency (open loop, 1000/s)", Config{Rate: 1000})
+	emit(t, Record{Target: 2, Figure: "throughput, closed loop, 32 workers", Value: tp.Throughput(), Unit: "reviews/s",
+		Limit: 10000, AtLeast: true, Note: fmt.Sprintf("p99 %.2f ms, %s", ms(tp.Percentile(99)), duration)})
+	emit(t, Record{Target: 2, Figure: "p99 at 1,000 reviews/s, open loop", Value: ms(lat.Percentile(99)), Unit: "ms", Limit: 2,
+		Note: fmt.Sprintf("p50 %.3f p90 %.3f p99.9 %.3f max %.3f ms", ms(lat.Percentile(50)), ms(lat.Percentile(90)),
+			ms(lat.Percentile(99.9)), ms(lat.Max()))})
 }

@@ -1,0 +1,370 @@
+package perf
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/setwarden/setwarden/test/framework"
+)
+
+// apiArm is one way of enforcing the policies through kube-apiserver.
+type apiArm struct {
+	name string
+	// objects are created to install the arm and deleted to remove it.
+	objects []client.Object
+	// denial is a part of the broken StatefulSet's denial that names the
+	// arm ("" when the arm admits it); tolerations is how many tolerations
+	// the API server returns on a bare agent DaemonSet.
+	denial      string
+	tolerations int
+	// all, sts and ds collect the create latencies of every round.
+	all, sts, ds *recorder
+	errs         *firstError
+	elapsed      time.Duration
+}
+
+// firstError keeps the first error of many goroutines.
+type firstError struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (f *firstError) note(err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.err == nil {
+		f.err = err
+	}
+}
+
+func (f *firstError) get() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+// TestAPIServerAdmission measures issue 8's target 3: StatefulSets and agent
+// DaemonSets created at a fixed rate through kube-apiserver with no
+// admission, with setwarden's webhooks (the chart's configurations, served
+// by the shipped binary in its own process), and with the equivalent native
+// policies (ValidatingAdmissionPolicy, MutatingAdmissionPolicy). The arms
+// take turns in rounds, so a change in the machine's load hits them alike,
+// and never overlap: each is removed, and the API server seen to stop
+// applying it, before the next is installed. It prints figures and asserts
+// no timings; it runs with SETWARDEN_PERF=1 (make bench).
+func TestAPIServerAdmission(t *testing.T) {
+	requirePerf(t)
+	env, err := framework.Start(framework.Options{NoWebhooks: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Stop()
+	ctx := t.Context()
+	// setwarden runs as in production: the shipped build, in its own
+	// process, at the default log level.
+	dir := t.TempDir()
+	bin := buildShipped(t, dir)
+	_, caPEM := writeServingCert(t, dir)
+	server := startServer(t, bin, env.Kubeconfig, dir, "webhook")
+	defer server.stop()
+	server.waitReady(t)
+	arms := apiArms(t, server.port, caPEM)
+	cs := loadClient(t, env.Config)
+	for _, a := range arms {
+		if err := createNamespaceWithService(ctx, env.Client, armNamespace(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rate := envInt("SETWARDEN_PERF_API_RATE", 50)
+	rounds := envInt("SETWARDEN_PERF_API_ROUNDS", 4)
+	perArm := 20 * time.Second
+	if d, err := time.ParseDuration(os.Getenv("SETWARDEN_PERF_API_DURATION")); err == nil {
+		perArm = d
+	}
+	each := perArm / time.Duration(rounds)
+	fmt.Printf("perf: api server: %d rounds of %s per arm at %d creates/s (half StatefulSets, half agent DaemonSets)\n", rounds, each, rate)
+	for round := range rounds {
+		for _, a := range arms {
+			runArm(t, env, cs, a, round, rate, each)
+		}
+	}
+	reportArms(t, arms)
+}
+
+// apiArms returns the three arms; the setwarden arm's webhook
+// configurations are the chart's, pointed at the server on port.
+func apiArms(t *testing.T, port int, caPEM []byte) []*apiArm {
+	t.Helper()
+	mutating, validating, err := framework.LoadWebhookConfigurations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	point := func(cc *admissionregistrationv1.WebhookClientConfig) {
+		url := fmt.Sprintf("https://localhost:%d%s", port, *cc.Service.Path)
+		cc.URL, cc.Service, cc.CABundle = &url, nil, caPEM
+	}
+	var hooks []client.Object
+	for _, m := range mutating {
+		for i := range m.Webhooks {
+			point(&m.Webhooks[i].ClientConfig)
+		}
+		hooks = append(hooks, m)
+	}
+	for _, v := range validating {
+		for i := range v.Webhooks {
+			point(&v.Webhooks[i].ClientConfig)
+		}
+		hooks = append(hooks, v)
+	}
+	newArm := func(name, denial string, tolerations int, objs []client.Object) *apiArm {
+		return &apiArm{name: name, objects: objs, denial: denial, tolerations: tolerations, all: &recorder{}, sts: &recorder{}, ds: &recorder{}, errs: &firstError{}}
+	}
+	return []*apiArm{
+		newArm("none", "", 0, nil),
+		newArm("setwarden", `admission webhook "validate.setwarden.dev" denied`, 2, hooks),
+		newArm("native", nativeValidatingName, 2, nativePolicies(validating[0].Webhooks[0].NamespaceSelector)),
+	}
+}
+
+// runArm installs the arm, checks that the API server applies it, sends a
+// second of warm-up load, measures, then removes the arm and waits until
+// the API server no longer applies it.
+func runArm(t *testing.T, env *framework.Env, cs *kubernetes.Clientset, a *apiArm, round, rate int, d time.Duration) {
+	t.Helper()
+	ctx := t.Context()
+	for _, obj := range a.objects {
+		obj := fresh(obj)
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatalf("%s: creating %T %s: %v", a.name, obj, obj.GetName(), err)
+		}
+	}
+	waited := waitForArm(t, cs, armNamespace(a), a.denial, a.tolerations)
+	fmt.Printf("perf: api server: round %d: arm %s in effect after %s\n", round+1, a.name, waited.Round(time.Millisecond))
+	ns := armNamespace(a)
+	openLoopCreates(ctx, cs, ns, a.tolerations, rate, time.Second, &apiArm{all: &recorder{}, sts: &recorder{}, ds: &recorder{}, errs: &firstError{}})
+	start := time.Now()
+	this := &apiArm{all: &recorder{}, sts: &recorder{}, ds: &recorder{}, errs: a.errs}
+	openLoopCreates(ctx, cs, ns, a.tolerations, rate, d, this)
+	elapsed := time.Since(start)
+	a.elapsed += elapsed
+	fmt.Printf("perf: api server: round %d: arm %-9s %s\n", round+1, a.name, this.all.result(elapsed))
+	merge(a.all, this.all)
+	merge(a.sts, this.sts)
+	merge(a.ds, this.ds)
+	for _, obj := range a.objects {
+		if err := env.Client.Delete(ctx, fresh(obj)); err != nil {
+			t.Fatalf("%s: deleting %T %s: %v", a.name, obj, obj.GetName(), err)
+		}
+	}
+	if len(a.objects) > 0 {
+		waited := waitForArm(t, cs, ns, "", 0)
+		fmt.Printf("perf: api server: round %d: arm %s gone after %s\n", round+1, a.name, waited.Round(time.Millisecond))
+	}
+}
+
+// validStatefulSet is the mix's valid StatefulSet with claims the API
+// server accepts.
+func validStatefulSet() *appsv1.StatefulSet {
+	sts := statefulSet(MixService)
+	sts.Spec.VolumeClaimTemplates[0].Spec = corev1.PersistentVolumeClaimSpec{
+		AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+		Resources:   corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+	}
+	return sts
+}
+
+// merge adds src's figures to dst.
+func merge(dst, src *recorder) {
+	src.mu.Lock()
+	defer src.mu.Unlock()
+	dst.mu.Lock()
+	defer dst.mu.Unlock()
+	dst.latencies = append(dst.latencies, src.latencies...)
+	dst.sent.Add(src.sent.Load())
+	dst.failed.Add(src.failed.Load())
+}
+
+func armNamespace(a *apiArm) string { return "perf-api-" + a.name }
+
+// fresh returns a copy of obj that can be created again.
+func fresh(obj client.Object) client.Object {
+	c := obj.DeepCopyObject().(client.Object)
+	c.SetResourceVersion("")
+	c.SetUID("")
+	c.SetCreationTimestamp(metav1.Time{})
+	c.SetManagedFields(nil)
+	c.SetGeneration(0)
+	return c
+}
+
+// waitForArm waits until a dry-run broken StatefulSet is denied with a
+// message containing denial (admitted when denial is "") and a dry-run bare
+// agent DaemonSet comes back with the given number of tolerations: the API
+// server's informers have then caught up with the arm's objects.
+func waitForArm(t *testing.T, cs *kubernetes.Clientset, ns, denial string, tolerations int) time.Duration {
+	t.Helper()
+	start := time.Now()
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	last := ""
+	for time.Since(start) < 60*time.Second {
+		broken := statefulSet("")
+		broken.Namespace = ns
+		// Without claims the mount would be invalid, and the API server's
+		// own validation runs before validating admission.
+		broken.Spec.Template.Spec.Containers[0].VolumeMounts = nil
+		_, stsErr := cs.AppsV1().StatefulSets(ns).Create(t.Context(), broken, dryRun)
+		ds := daemonSet(false)
+		ds.Namespace = ns
+		got, dsErr := cs.AppsV1().DaemonSets(ns).Create(t.Context(), ds, dryRun)
+		stsOK := (denial == "" && stsErr == nil) || (denial != "" && stsErr != nil && strings.Contains(stsErr.Error(), denial))
+		dsOK := dsErr == nil && len(got.Spec.Template.Spec.Tolerations) == tolerations
+		if stsOK && dsOK {
+			return time.Since(start)
+		}
+		last = fmt.Sprintf("StatefulSet: %v; DaemonSet: %v", stsErr, dsErr)
+		if dsErr == nil {
+			last += fmt.Sprintf(" with %d tolerations", len(got.Spec.Template.Spec.Tolerations))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("namespace %s: the API server did not apply the arm (denial %q, %d tolerations) within 60s; last: %s", ns, denial, tolerations, last)
+	return 0
+}
+
+// openLoopCreates creates StatefulSets and agent DaemonSets, alternately, at
+// rate per second for d, each on its own schedule whatever the previous
+// answers (open loop), and records each latency from its scheduled time.
+// A create fails if it is refused or a DaemonSet does not come back with
+// tolerations tolerations. The figures go to into's recorders.
+func openLoopCreates(ctx context.Context, cs *kubernetes.Clientset, ns string, tolerations, rate int, d time.Duration, into *apiArm) {
+	interval := time.Second / time.Duration(rate)
+	n := int(d / interval)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		due := start.Add(time.Duration(i) * interval)
+		time.Sleep(time.Until(due))
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Go(func() {
+			var err error
+			rec := into.sts
+			if i%2 == 0 {
+				obj := validStatefulSet()
+				obj.Namespace, obj.Name, obj.GenerateName = ns, "", "db-"
+				_, err = cs.AppsV1().StatefulSets(ns).Create(ctx, obj, metav1.CreateOptions{})
+			} else {
+				rec = into.ds
+				obj := daemonSet(false)
+				obj.Namespace, obj.Name, obj.GenerateName = ns, "", "agent-"
+				var got *appsv1.DaemonSet
+				got, err = cs.AppsV1().DaemonSets(ns).Create(ctx, obj, metav1.CreateOptions{})
+				if err == nil && len(got.Spec.Template.Spec.Tolerations) != tolerations {
+					err = fmt.Errorf("DaemonSet %s has %d tolerations, want %d", got.Name, len(got.Spec.Template.Spec.Tolerations), tolerations)
+				}
+			}
+			lat := time.Since(due)
+			into.all.add(lat, err)
+			rec.add(lat, err)
+			if err != nil {
+				into.errs.note(err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func reportArms(t *testing.T, arms []*apiArm) {
+	t.Helper()
+	p99, p50 := map[string]float64{}, map[string]float64{}
+	for _, a := range arms {
+		res := a.all.result(a.elapsed)
+		fmt.Printf("perf: api server arm %-9s all:         %s\n", a.name, res)
+		fmt.Printf("perf: api server arm %-9s StatefulSet: %s\n", a.name, a.sts.result(a.elapsed))
+		fmt.Printf("perf: api server arm %-9s DaemonSet:   %s\n", a.name, a.ds.result(a.elapsed))
+		if err := a.errs.get(); err != nil {
+			t.Errorf("arm %s: %d creates failed; first: %v", a.name, res.Failed, err)
+		}
+		p99[a.name], p50[a.name] = ms(res.Percentile(99)), ms(res.Percentile(50))
+		emit(t, Record{Target: 3, Figure: "create p99, " + a.name, Value: p99[a.name], Unit: "ms",
+			Note: fmt.Sprintf("p50 %.2f p90 %.2f max %.2f ms, %d creates at %.0f/s", ms(res.Percentile(50)), ms(res.Percentile(90)),
+				ms(res.Max()), res.Sent, res.Throughput())})
+	}
+	sw, native := p99["setwarden"]-p99["none"], p99["native"]-p99["none"]
+	emit(t, Record{Target: 3, Figure: "setwarden added p99 over no admission", Value: sw, Unit: "ms", Limit: 1})
+	emit(t, Record{Target: 3, Figure: "native policies added p99 over no admission", Value: native, Unit: "ms"})
+	// The medians move less with the machine's load than the tails do.
+	emit(t, Record{Target: 3, Figure: "setwarden added p50 over no admission", Value: p50["setwarden"] - p50["none"], Unit: "ms"})
+	emit(t, Record{Target: 3, Figure: "native policies added p50 over no admission", Value: p50["native"] - p50["none"], Unit: "ms"})
+	if native <= 0 {
+		emit(t, Record{Target: 3, Figure: "setwarden/native added p99", Unit: "×",
+			Note: "undefined: the native policies added nothing measurable over no admission"})
+		return
+	}
+	emit(t, Record{Target: 3, Figure: "setwarden/native added p99", Value: sw / native, Unit: "×", Limit: 3})
+}
+
+// loadClient is a clientset without client-side rate limiting that speaks
+// protobuf, as controllers do, so the client costs little CPU.
+func loadClient(t *testing.T, cfg *rest.Config) *kubernetes.Clientset {
+	t.Helper()
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf,application/json"
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+// createNamespaceWithService creates ns with the headless Service the
+// valid StatefulSets name.
+func createNamespaceWithService(ctx context.Context, c client.Client, ns string) error {
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		return err
+	}
+	return c.Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: MixService, Namespace: ns},
+		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app.kubernetes.io/name": "db"},
+			Ports: []corev1.ServicePort{{Port: 5432}}}})
+}
+
+func requirePerf(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SETWARDEN_PERF") == "" {
+		t.Skip("set SETWARDEN_PERF=1 (make bench) to run the performance tests")
+	}
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil && n > 0 {
+		return n
+	}
+	return def
+}
+
+func emit(t *testing.T, r Record) {
+	t.Helper()
+	if err := Emit(r); err != nil {
+		t.Errorf("recording %q: %v", r.Figure, err)
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
