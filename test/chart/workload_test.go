@@ -131,6 +131,28 @@ func TestChartDeploymentHardening(t *testing.T) {
 	}
 }
 
+// TestChartSecureMetrics checks what metrics.secure renders: the server
+// flag, a reader ClusterRole for scrapers, and an HTTPS ServiceMonitor.
+func TestChartSecureMetrics(t *testing.T) {
+	objs := chartObjects(t, chartTemplate(t, "sw", chartNamespace, "--set", "metrics.secure=true", "--set", "metrics.serviceMonitor.enabled=true"))
+	dep := &appsv1.Deployment{}
+	chartDecode(t, objs, "Deployment", "sw-setwarden", dep)
+	if !slices.Contains(dep.Spec.Template.Spec.Containers[0].Args, "--metrics-secure") {
+		t.Errorf("the server is not started with --metrics-secure: %v", dep.Spec.Template.Spec.Containers[0].Args)
+	}
+	reader := &rbacv1.ClusterRole{}
+	chartDecode(t, objs, "ClusterRole", "sw-setwarden-metrics-reader", reader)
+	want := []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}
+	if diff := cmp.Diff(want, reader.Rules); diff != "" {
+		t.Errorf("metrics reader rules (-want +got):\n%s", diff)
+	}
+	plain := chartObjects(t, chartTemplate(t, "sw", chartNamespace))
+	chartDecode(t, plain, "Deployment", "sw-setwarden", dep)
+	if slices.Contains(dep.Spec.Template.Spec.Containers[0].Args, "--metrics-secure") {
+		t.Errorf("metrics are secure by default, want plain HTTP unless metrics.secure is set")
+	}
+}
+
 // TestChartRBAC pins every permission the chart grants, per TLS mode.
 func TestChartRBAC(t *testing.T) {
 	view := rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"services", "nodes"}, Verbs: []string{"get", "list", "watch"}}
@@ -154,6 +176,10 @@ func TestChartRBAC(t *testing.T) {
 		{name: "secret mode only reads", args: chartSecretModeArgs, clusterRole: []rbacv1.PolicyRule{view}},
 		{name: "events add create and patch on events", args: []string{"--set", "tls.mode=cert-manager", "--set", "rbac.events=true"},
 			clusterRole: []rbacv1.PolicyRule{view, {APIGroups: []string{"", "events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}}}},
+		{name: "secure metrics add token and access reviews", args: []string{"--set", "tls.mode=cert-manager", "--set", "metrics.secure=true"},
+			clusterRole: []rbacv1.PolicyRule{view,
+				{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+				{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

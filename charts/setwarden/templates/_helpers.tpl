@@ -95,6 +95,9 @@ server may touch; the chart's RBAC grants exactly those.
 - --cert-dir=/var/run/setwarden/certs
 - --config=/etc/setwarden/config.yaml
 - --metrics-bind-address={{ if .Values.metrics.enabled }}:{{ .Values.metrics.port }}{{ else }}0{{ end }}
+{{- if and .Values.metrics.enabled .Values.metrics.secure }}
+- --metrics-secure
+{{- end }}
 - --health-probe-bind-address=:{{ .Values.probes.port }}
 - --tls-min-version={{ .Values.tls.minVersion }}
 - --graceful-shutdown-timeout={{ .Values.gracefulShutdownTimeout }}
