@@ -3,14 +3,14 @@ package policies
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 
 	corev1 "k8s.io/api/core/v1"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	sigsjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
@@ -157,7 +157,7 @@ func (c *Config) Validate() field.ErrorList {
 func validateNamespaceNames(names []string, fldPath *field.Path) field.ErrorList {
 	allErrs := field.ErrorList{}
 	for i, ns := range names {
-		for _, msg := range validation.IsDNS1123Label(ns) {
+		for _, msg := range apimachineryvalidation.ValidateNamespaceName(ns, false) {
 			allErrs = append(allErrs, field.Invalid(fldPath.Index(i), ns, msg))
 		}
 	}
@@ -169,9 +169,7 @@ func validateTaintConfigs(taints []TaintConfig, fldPath *field.Path) field.Error
 	effects := []string{string(corev1.TaintEffectNoSchedule), string(corev1.TaintEffectPreferNoSchedule), string(corev1.TaintEffectNoExecute)}
 	for i, t := range taints {
 		idxPath := fldPath.Index(i)
-		for _, msg := range validation.IsQualifiedName(t.Key) {
-			allErrs = append(allErrs, field.Invalid(idxPath.Child("key"), t.Key, msg))
-		}
+		allErrs = append(allErrs, metav1validation.ValidateLabelName(t.Key, idxPath.Child("key"))...)
 		if !slices.Contains(effects, string(t.Effect)) {
 			allErrs = append(allErrs, field.NotSupported(idxPath.Child("effect"), t.Effect, effects))
 		}
@@ -181,7 +179,7 @@ func validateTaintConfigs(taints []TaintConfig, fldPath *field.Path) field.Error
 
 func validateRuleConfigs(rules map[string]RuleConfig, fldPath *field.Path) field.ErrorList {
 	allErrs := field.ErrorList{}
-	for _, id := range sortedKeys(rules) {
+	for _, id := range slices.Sorted(maps.Keys(rules)) {
 		rc, idPath := rules[id], fldPath.Key(id)
 		if _, ok := ruleByID[id]; !ok {
 			allErrs = append(allErrs, field.NotSupported(idPath, id, RuleIDs()))
@@ -190,9 +188,9 @@ func validateRuleConfigs(rules map[string]RuleConfig, fldPath *field.Path) field
 		if rc.Action != "" {
 			allErrs = append(allErrs, validateAction(rc.Action, idPath.Child("action"))...)
 		}
-		for _, ns := range sortedKeys(rc.Namespaces) {
+		for _, ns := range slices.Sorted(maps.Keys(rc.Namespaces)) {
 			nsPath := idPath.Child("namespaces").Key(ns)
-			for _, msg := range validation.IsDNS1123Label(ns) {
+			for _, msg := range apimachineryvalidation.ValidateNamespaceName(ns, false) {
 				allErrs = append(allErrs, field.Invalid(nsPath, ns, msg))
 			}
 			allErrs = append(allErrs, validateAction(rc.Namespaces[ns], nsPath)...)
@@ -231,13 +229,4 @@ func (c *Config) IsAgent(meta *metav1.ObjectMeta) bool {
 	}
 	// An empty selector matches every DaemonSet, as label selectors do elsewhere.
 	return c.agentSelector != nil && c.agentSelector.Matches(labels.Set(meta.Labels))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

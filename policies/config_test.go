@@ -33,7 +33,7 @@ exemptions:
 `,
 		},
 		{name: "an unknown key is an error that names it", doc: head + "rulez: {}\n", wantErr: `unknown field "rulez"`},
-		{name: "an unknown nested key is an error", doc: head + "agents:\n  selectr: {}\n", wantErr: `unknown field "agents.selectr"`}, {name: "an unquoted Off is read as Off", doc: head + "rules:\n  statefulset-service-name: {action: Off}\n"},
+		{name: "an unknown nested key is an error", doc: head + "agents:\n  selectr: {}\n", wantErr: `unknown field "agents.selectr"`},
 		{name: "a wrong apiVersion is refused", doc: "apiVersion: v1\nkind: PolicyConfig\n", wantErr: `apiVersion: Unsupported value: "v1": supported values: "setwarden.dev/v1alpha1"`},
 		{name: "an unknown rule ID is refused with the valid ones", doc: head + "rules:\n  no-such-rule: {action: Deny}\n", wantErr: `rules[no-such-rule]: Unsupported value: "no-such-rule": supported values: "agent-tolerations"`},
 		{name: "an unknown action is refused", doc: head + "rules:\n  statefulset-service-name: {action: Block}\n", wantErr: `rules[statefulset-service-name].action: Unsupported value: "Block": supported values: "Deny", "Warn", "Audit", "Off"`},
@@ -78,5 +78,22 @@ func TestDefaultConfig(t *testing.T) {
 	}
 	if !*def.Exemptions.AllowAnnotations {
 		t.Errorf("annotation exemptions should be allowed by default")
+	}
+}
+
+// TestParseConfigReadsUnquotedOff: YAML 1.1 reads `Off` as the boolean
+// false; an operator who writes `action: Off` means the rule is off.
+func TestParseConfigReadsUnquotedOff(t *testing.T) {
+	cfg, err := ParseConfig([]byte("apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
+		"rules:\n  statefulset-service-name:\n    action: Off\n    namespaces: {legacy: off}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rule := ruleByID[RuleStatefulSetServiceName]
+	if got := cfg.ActionFor(rule, "apps"); got != ActionOff {
+		t.Errorf("action is %q, want Off", got)
+	}
+	if got := cfg.ActionFor(rule, "legacy"); got != ActionOff {
+		t.Errorf("per-namespace action is %q, want Off", got)
 	}
 }

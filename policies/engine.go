@@ -61,17 +61,6 @@ func (r *Report) Denied() bool {
 	return slices.ContainsFunc(r.Findings, func(f Finding) bool { return f.Action == ActionDeny })
 }
 
-// Errors returns the field errors of the findings with the given action.
-func (r *Report) Errors(action Action) field.ErrorList {
-	errs := field.ErrorList{}
-	for _, f := range r.Findings {
-		if f.Action == action {
-			errs = append(errs, f.Err)
-		}
-	}
-	return errs
-}
-
 // Input is what a rule's check reads.
 type Input struct {
 	*Workload

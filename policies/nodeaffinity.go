@@ -8,9 +8,9 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/validate/content"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
 )
@@ -54,7 +54,7 @@ func (d *valueDomain) add(rq *corev1.NodeSelectorRequirement) {
 	if d.label && d.badValue == "" {
 		// The scheduler parses the requirement with labels.NewRequirement,
 		// which rejects the whole term for one invalid value.
-		if i := slices.IndexFunc(rq.Values, func(v string) bool { return len(validation.IsValidLabelValue(v)) > 0 }); i >= 0 {
+		if i := slices.IndexFunc(rq.Values, func(v string) bool { return len(content.IsLabelValue(v)) > 0 }); i >= 0 {
 			d.badValue = rq.Values[i]
 		}
 	}
@@ -187,7 +187,7 @@ func labelRequirementWellFormed(rq *corev1.NodeSelectorRequirement) bool {
 // preferred terms accept any value (and then never match).
 func requiredLabelRequirementWellFormed(rq *corev1.NodeSelectorRequirement) bool {
 	return labelRequirementWellFormed(rq) &&
-		!slices.ContainsFunc(rq.Values, func(v string) bool { return len(validation.IsValidLabelValue(v)) > 0 })
+		!slices.ContainsFunc(rq.Values, func(v string) bool { return len(content.IsLabelValue(v)) > 0 })
 }
 
 // fieldRequirementWellFormed mirrors kube-apiserver's checks on matchFields:
@@ -373,22 +373,9 @@ func checkNodeAffinityConflictsNodeSelector(in *Input) field.ErrorList {
 func anyNodeMatches(nodes []*corev1.Node, nodeSelector map[string]string, affinity *corev1.Affinity) bool {
 	required := nodeaffinity.NewRequiredNodeAffinity(nodeSelector, affinity)
 	return slices.ContainsFunc(nodes, func(node *corev1.Node) bool {
-		ok, _ := required.Match(node) // parse errors: hasMalformedRequirement's case
+		ok, _ := required.Match(node) // parse errors: affinity-invalid's case
 		return ok
 	})
-}
-
-// hasMalformedRequirement reports whether a term holds a requirement that
-// kube-apiserver rejects; the scheduler never matches such a term.
-func hasMalformedRequirement(terms []corev1.NodeSelectorTerm) bool {
-	for i := range terms {
-		term := &terms[i]
-		if slices.ContainsFunc(term.MatchExpressions, func(rq corev1.NodeSelectorRequirement) bool { return !requiredLabelRequirementWellFormed(&rq) }) ||
-			slices.ContainsFunc(term.MatchFields, func(rq corev1.NodeSelectorRequirement) bool { return !fieldRequirementWellFormed(&rq) }) {
-			return true
-		}
-	}
-	return false
 }
 
 // noMatchingNodesDetail words the no-matching-nodes finding.
@@ -413,7 +400,7 @@ func checkNodeAffinityNoMatchingNodes(in *Input) field.ErrorList {
 	if len(spec.NodeSelector) == 0 && required == nil {
 		return allErrs
 	}
-	if required != nil && (len(required.NodeSelectorTerms) == 0 || hasMalformedRequirement(required.NodeSelectorTerms)) {
+	if required != nil && len(validateNodeSelector(required, false, nil)) > 0 {
 		return allErrs // rejected by kube-apiserver: affinity-invalid's finding
 	}
 	if len(checkNodeAffinityUnsatisfiable(in)) > 0 || len(checkNodeAffinityConflictsNodeSelector(in)) > 0 {

@@ -266,14 +266,6 @@ func toleratesNode(tolerations []corev1.Toleration, node *corev1.Node) bool {
 	return !untolerated
 }
 
-// matchesRequiredNodeAffinity reports whether node matches the nodeSelector
-// and the required node affinity of spec, as the NodeAffinity plugin reads
-// them: a term that does not parse matches no node.
-func matchesRequiredNodeAffinity(spec *corev1.PodSpec, node *corev1.Node) bool {
-	ok, _ := nodeaffinity.NewRequiredNodeAffinity(spec.NodeSelector, spec.Affinity).Match(node)
-	return ok
-}
-
 // inclusion says whether a term reaches some pods: surely, possibly (it
 // depends on namespace labels the admission request does not carry), or not.
 type inclusion int

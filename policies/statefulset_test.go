@@ -163,6 +163,9 @@ func TestStatefulSetRules(t *testing.T) {
 
 func TestStatefulSetRulesIgnoreOtherKinds(t *testing.T) {
 	in := inputFor(t, deploymentWith(3, corev1.PodSpec{}))
+	// Even with a Service at hand that a StatefulSet would be judged by.
+	in.Service, in.ServiceFound = headlessService(), true
+	in.Service.Spec.ClusterIP = "10.0.0.1"
 	for _, check := range []CheckFunc{checkStatefulSetServiceNameEmpty, checkStatefulSetServiceNotHeadless,
 		checkStatefulSetServiceSelectorMisses, checkStatefulSetServiceMissing, checkStatefulSetVolumeClaimTemplatesEmpty,
 		checkStatefulSetVolumeClaimTemplateUnused, checkStatefulSetNameTooLong} {

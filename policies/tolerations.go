@@ -61,8 +61,9 @@ func checkAgentTolerationsMissing(in *Input) field.ErrorList {
 func checkTolerationValueFragile(in *Input) field.ErrorList {
 	allErrs := field.ErrorList{}
 	fldPath := in.PodSpecPath.Child("tolerations")
+	keys := roleKeys(in.Config)
 	for i, t := range in.PodSpec.Tolerations {
-		if !slices.Contains(roleKeys(in.Config), t.Key) {
+		if !slices.Contains(keys, t.Key) {
 			continue
 		}
 		if t.Operator == corev1.TolerationOpEqual || t.Operator == "" {

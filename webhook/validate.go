@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"time"
+	"unicode/utf8"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -75,24 +76,24 @@ func (v *Validator[T]) validate(ctx context.Context, old runtime.Object, obj T) 
 	logReport(ctx, w, report)
 
 	warnings := warningsFor(report)
-	denied := report.Errors(policies.ActionDeny)
-	if len(denied) == 0 {
-		return warnings, nil
+	if denied := deniedErrors(report); len(denied) > 0 {
+		return warnings, apierrors.NewInvalid(w.GroupKind, w.Meta.Name, denied)
 	}
-	for _, err := range denied {
-		err.Detail += " (rule " + ruleOf(report, err) + ")"
-	}
-	return warnings, apierrors.NewInvalid(w.GroupKind, w.Meta.Name, denied)
+	return warnings, nil
 }
 
-// ruleOf returns the rule ID of the finding that carries err.
-func ruleOf(report *policies.Report, err *field.Error) string {
+// deniedErrors returns a copy of every Deny finding's field error with its
+// rule ID appended, so a user can look the rule up or exempt the object.
+func deniedErrors(report *policies.Report) field.ErrorList {
+	denied := field.ErrorList{}
 	for _, f := range report.Findings {
-		if f.Err == err {
-			return f.Rule
+		if f.Action == policies.ActionDeny {
+			err := *f.Err
+			err.Detail += " (rule " + f.Rule + ")"
+			denied = append(denied, &err)
 		}
 	}
-	return ""
+	return denied
 }
 
 // warningsFor renders Warn findings as admission warnings: the rule ID and
@@ -135,13 +136,11 @@ func truncate(s string, n int) string {
 	}
 	const ellipsis = "..."
 	cut := n - len(ellipsis)
-	for cut > 0 && !utf8RuneStart(s[cut]) {
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}
 	return s[:cut] + ellipsis
 }
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
 // logReport logs every finding with its full text.
 func logReport(ctx context.Context, w *policies.Workload, report *policies.Report) {
