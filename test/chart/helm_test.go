@@ -48,6 +48,9 @@ func chartHelmPath(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("helm is not built at %s: make test builds it first (hack/build-tools.sh)", path)
+		}
 		t.Skipf("helm is not built at %s: run hack/build-tools.sh (or make tools) to build it", path)
 	}
 	return path

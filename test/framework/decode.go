@@ -1,13 +1,10 @@
 package framework
 
 import (
-	"encoding/json"
 	"fmt"
 
 	sigsjson "sigs.k8s.io/json"
 )
-
-func yamlToJSON(doc map[string]any) ([]byte, error) { return json.Marshal(doc) }
 
 // unmarshalStrict decodes JSON and refuses unknown fields, so a typo in
 // webhooks.yaml fails the tests instead of being silently dropped.

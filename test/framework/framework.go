@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -190,14 +191,18 @@ func LoadWebhookConfigurations() ([]*admissionregistrationv1.MutatingWebhookConf
 	var validating []*admissionregistrationv1.ValidatingWebhookConfiguration
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	for {
-		var doc map[string]any
-		if err := dec.Decode(&doc); err == io.EOF {
+		// The decoder hands back each YAML document as JSON.
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err == io.EOF {
 			break
 		} else if err != nil {
 			return nil, nil, fmt.Errorf("webhooks.yaml: %w", err)
 		}
-		raw, _ := yamlToJSON(doc)
-		switch doc["kind"] {
+		var meta metav1.TypeMeta
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return nil, nil, fmt.Errorf("webhooks.yaml: %w", err)
+		}
+		switch meta.Kind {
 		case "MutatingWebhookConfiguration":
 			m := &admissionregistrationv1.MutatingWebhookConfiguration{}
 			if err := unmarshalStrict(raw, m); err != nil {

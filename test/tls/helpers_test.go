@@ -126,8 +126,6 @@ func leaseHolder(t *testing.T) string {
 	return *lease.Spec.HolderIdentity
 }
 
-func equal(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
-
 func grep(log, word string) string {
 	var out []string
 	for line := range strings.SplitSeq(log, "\n") {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func TestSelfManagedTLS(t *testing.T) {
 			t.Fatalf("incomplete state: CA %v, serving %v, bundle %d", st.CA != nil, st.Serving != nil, len(st.Bundle))
 		}
 		want := []string{serviceDNS, serviceDNS + ".cluster.local"}
-		if got := st.Serving.Cert.DNSNames; !equal(got, want) {
+		if got := st.Serving.Cert.DNSNames; !slices.Equal(got, want) {
 			t.Errorf("DNS names %v, want %v", got, want)
 		}
 	})

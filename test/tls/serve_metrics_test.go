@@ -128,9 +128,6 @@ func startMetricsReplica(t *testing.T) (*server, string) {
 	for !s.ready() {
 		select {
 		case <-s.proc.Done():
-			if log := s.log(t); strings.Contains(log, "--metrics-secure is not available") {
-				t.Skipf("the binary was built without metrics authentication: %s", strings.TrimSpace(log))
-			}
 			t.Fatalf("%s exited:\n%s", s.identity, s.log(t))
 		case <-time.After(100 * time.Millisecond):
 		}

@@ -7,10 +7,13 @@ package fix
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+
+	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/setwarden/setwarden/policies"
@@ -33,15 +36,7 @@ func (c Change) String() string {
 	for i, t := range c.Added {
 		keys[i] = fmt.Sprintf("{key: %s, operator: %s, effect: %s}", t.Key, t.Operator, t.Effect)
 	}
-	return fmt.Sprintf("DaemonSet.apps %s/%s: added tolerations %s", c.Namespace, c.Name, bytes.Join(toBytes(keys), []byte(", ")))
-}
-
-func toBytes(ss []string) [][]byte {
-	bs := make([][]byte, len(ss))
-	for i, s := range ss {
-		bs[i] = []byte(s)
-	}
-	return bs
+	return fmt.Sprintf("DaemonSet.apps %s/%s: added tolerations %s", c.Namespace, c.Name, strings.Join(keys, ", "))
 }
 
 // Stream applies the mutations to a multi-document YAML stream and returns
@@ -153,7 +148,7 @@ type rawDocument struct {
 	line      int
 }
 
-// splitDocuments cuts a stream on its "---" lines, keeping every byte: the
+// splitDocuments cuts a stream on its "---" and "..." lines, keeping every byte: the
 // concatenation of the documents' text is data.
 func splitDocuments(data []byte) []rawDocument {
 	var docs []rawDocument
@@ -191,21 +186,17 @@ func newRawDocument(text []byte, line int) rawDocument {
 }
 
 // contentOffset returns how many lines of text come before its first line
-// that is neither a separator, blank nor a comment: the line the check
-// reports an object at.
+// that is neither a separator, blank, a comment nor a directive: the line
+// the check reports an object at.
 func contentOffset(text []byte) int {
 	for i, line := range bytes.SplitAfter(text, []byte("\n")) {
-		t := bytes.TrimSpace(line)
-		if len(t) > 0 && t[0] != '#' && !isSeparator(line) {
+		if manifest.IsContentLine(line) && !isSeparator(line) {
 			return i
 		}
 	}
 	return 0
 }
 
-func isSeparator(line []byte) bool {
-	if !bytes.HasPrefix(line, []byte("---")) {
-		return false
-	}
-	return len(line) == 3 || line[3] == '\n' || line[3] == '\r' || line[3] == ' ' || line[3] == '\t'
-}
+// isSeparator reports a document start ("---") or end ("...") line, as the
+// check's reader splits streams.
+func isSeparator(line []byte) bool { return manifest.SeparatorLen(line) > 0 }

@@ -140,6 +140,12 @@ func TestFixStream(t *testing.T) {
 			wantChanges: []string{"7 monitoring/node-agent 2"},
 		},
 		{
+			name:        "a document after a \"...\" end marker is fixed too, as the check sees it",
+			in:          fixService + "...\n" + fixAgent,
+			want:        fixService + "...\n" + fixAgentFixed,
+			wantChanges: []string{"7 monitoring/node-agent 2"},
+		},
+		{
 			name: "a stream with nothing to fix is returned as it is",
 			in:   fixService + "---\n" + fixNotAgent + "---\nkind: [broken\n",
 			want: fixService + "---\n" + fixNotAgent + "---\nkind: [broken\n",

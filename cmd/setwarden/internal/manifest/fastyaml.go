@@ -69,7 +69,7 @@ func (f *fastYAML) split(data []byte) bool {
 		} else {
 			data = nil
 		}
-		if !plainText(line) || separatorLen(line) > 0 {
+		if !plainText(line) || SeparatorLen(line) > 0 {
 			return false // the reader splits documents; the fast path declines markers
 		}
 		indent := 0

@@ -176,7 +176,7 @@ func readYAML(file string, br *bufio.Reader, v *Visitor) {
 }
 
 func (s *yamlSplitter) addLine(lineNo int, line []byte) {
-	if marker := separatorLen(line); marker > 0 {
+	if marker := SeparatorLen(line); marker > 0 {
 		s.flush()
 		s.chunkLine = lineNo
 		line = bytes.TrimLeft(line[marker:], " \t") // keep what follows "---", such as a comment
@@ -190,7 +190,7 @@ func (s *yamlSplitter) addLine(lineNo int, line []byte) {
 		return
 	}
 	s.doc = append(s.doc, line...)
-	if s.objLine == 0 && isContentLine(line) {
+	if s.objLine == 0 && IsContentLine(line) {
 		s.objLine = lineNo
 	}
 }
@@ -211,7 +211,7 @@ func (s *yamlSplitter) flush() {
 
 // separatorLen returns the length of the YAML document start ("---") or end
 // ("...") marker that begins line, or 0.
-func separatorLen(line []byte) int {
+func SeparatorLen(line []byte) int {
 	if len(line) < 3 || !(bytes.HasPrefix(line, []byte("---")) || bytes.HasPrefix(line, []byte("..."))) {
 		return 0
 	}
@@ -227,7 +227,7 @@ func separatorLen(line []byte) int {
 
 // isContentLine reports whether a line is neither blank, nor a comment,
 // nor a directive.
-func isContentLine(line []byte) bool {
+func IsContentLine(line []byte) bool {
 	t := bytes.TrimLeft(line, " \t")
 	if len(t) == 0 {
 		return false
