@@ -94,7 +94,7 @@ var (
 )
 
 func TestMutationKeepsFieldsOurAPIDoesNotKnow(t *testing.T) {
-	h, reg := newTestHandlers(t)
+	h, _ := newTestHandlers(t)
 	raw := []byte(`{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"agent","namespace":"data","labels":{"setwarden.dev/agent":"true"}},` +
 		`"spec":{"selector":{"matchLabels":{"app":"agent"}},"futureSpecField":{"x":1},"template":{"metadata":{"labels":{"app":"agent"}},` +
 		`"spec":{"futurePodField":"keep-me","containers":[{"name":"a","image":"a:1"}]}}}}`)
@@ -133,7 +133,6 @@ func TestMutationKeepsFieldsOurAPIDoesNotKnow(t *testing.T) {
 	if got := testutil.ToFloat64(h.Metrics.Decisions.WithLabelValues(policies.RuleAgentTolerations, "Mutate", "DaemonSet", "CREATE", "false")); got != 2 {
 		t.Errorf("mutation metric = %v, want 2", got)
 	}
-	_ = reg
 }
 
 func TestMutationOfACoveredAgentIsANoOp(t *testing.T) {
@@ -151,7 +150,7 @@ func TestMutationOfACoveredAgentIsANoOp(t *testing.T) {
 }
 
 func TestValidationDenialListsEveryFieldError(t *testing.T) {
-	h, reg := newTestHandlers(t)
+	h, _ := newTestHandlers(t)
 	sts := &appsv1.StatefulSet{
 		ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "data"},
 		Spec: appsv1.StatefulSetSpec{Template: corev1.PodTemplateSpec{
@@ -175,7 +174,6 @@ func TestValidationDenialListsEveryFieldError(t *testing.T) {
 	if got := testutil.ToFloat64(h.Metrics.Decisions.WithLabelValues(policies.RuleStatefulSetServiceName, "Deny", "StatefulSet", "CREATE", "false")); got != 1 {
 		t.Errorf("deny metric = %v, want 1", got)
 	}
-	_ = reg
 }
 
 func TestDryRunIsEvaluatedLikeARealRequest(t *testing.T) {
@@ -202,28 +200,32 @@ func TestRouter(t *testing.T) {
 		body        []byte
 		wantAllowed bool
 		wantCode    int32
+		wantMessage string
 	}{
 		{
 			name:        "a kind setwarden does not evaluate is admitted untouched",
 			body:        review(t, admissionv1.Create, metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"}, map[string]any{"kind": "ConfigMap"}, nil),
 			wantAllowed: true, wantCode: http.StatusOK,
+			wantMessage: "setwarden does not evaluate /v1, Kind=ConfigMap",
 		},
 		{
-			name:     "a request without an object is a bad request",
-			body:     review(t, admissionv1.Create, stsKind, nil, nil),
-			wantCode: http.StatusBadRequest,
+			name:        "a request without an object is a bad request",
+			body:        review(t, admissionv1.Create, stsKind, nil, nil),
+			wantCode:    http.StatusBadRequest,
+			wantMessage: "the admission request has no object",
 		},
 		{
-			name:     "an object that is not JSON is a bad request",
-			body:     review(t, admissionv1.Create, stsKind, []byte(`"not an object"`), nil),
-			wantCode: http.StatusBadRequest,
+			name:        "an object that is not JSON is a bad request",
+			body:        review(t, admissionv1.Create, stsKind, []byte(`"not an object"`), nil),
+			wantCode:    http.StatusBadRequest,
+			wantMessage: "decoding the object: json: cannot unmarshal string into Go value of type v1.StatefulSet",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			resp := serve(t, h.ValidatingWebhook(), tt.body)
-			if resp.Allowed != tt.wantAllowed || resp.Result == nil || resp.Result.Code != tt.wantCode {
-				t.Errorf("got allowed=%v result=%+v, want allowed=%v code=%d", resp.Allowed, resp.Result, tt.wantAllowed, tt.wantCode)
+			if resp.Allowed != tt.wantAllowed || resp.Result == nil || resp.Result.Code != tt.wantCode || resp.Result.Message != tt.wantMessage {
+				t.Errorf("got allowed=%v result=%+v, want allowed=%v code=%d message %q", resp.Allowed, resp.Result, tt.wantAllowed, tt.wantCode, tt.wantMessage)
 			}
 		})
 	}
@@ -258,5 +260,34 @@ func TestWarningsFitTheAPIServerLimits(t *testing.T) {
 	}
 	if !strings.HasSuffix(warnings[0], "é...") {
 		t.Errorf("truncation should cut on a rune boundary and mark the cut: %q", warnings[0][240:])
+	}
+}
+
+// TestAuditAndExemptAdmitSilentlyAndAreCounted: an Audit finding and an
+// exempted one admit with neither denial nor warning, and each is counted.
+func TestAuditAndExemptAdmitSilentlyAndAreCounted(t *testing.T) {
+	h, _ := newTestHandlers(t)
+	cfg, err := policies.ParseConfig([]byte("apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
+		"rules:\n  statefulset-volume-claim-templates: {action: Audit}\n  statefulset-service-missing: {action: Off}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Engines.Store(policies.NewEngine(cfg))
+	sts := &appsv1.StatefulSet{
+		ObjectMeta: metav1.ObjectMeta{Name: "cache", Namespace: "data", Annotations: map[string]string{
+			policies.ExemptAnnotation: "statefulset-service-name", policies.ExemptReasonAnnotation: "legacy cache"}},
+		Spec: appsv1.StatefulSetSpec{Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "cache"}}}},
+	}
+	resp := serve(t, h.ValidatingWebhook(), review(t, admissionv1.Create, stsKind, sts, nil))
+	if !resp.Allowed || len(resp.Warnings) != 0 {
+		t.Errorf("want admitted without warnings, got allowed=%v warnings=%q result=%+v", resp.Allowed, resp.Warnings, resp.Result)
+	}
+	for _, c := range []struct{ rule, action string }{
+		{policies.RuleStatefulSetVolumeClaimTmpls, "Audit"},
+		{policies.RuleStatefulSetServiceName, "Exempt"},
+	} {
+		if got := testutil.ToFloat64(h.Metrics.Decisions.WithLabelValues(c.rule, c.action, "StatefulSet", "CREATE", "false")); got != 1 {
+			t.Errorf("%s %s counted %v times, want 1", c.rule, c.action, got)
+		}
 	}
 }
