@@ -83,7 +83,7 @@ func (w *ConfigWatcher) Start(ctx context.Context) error {
 		}
 		data, err := os.ReadFile(w.Path)
 		if err != nil || bytes.Equal(data, seen) {
-			if err != nil && !bytes.Equal(seen, nil) {
+			if err != nil && len(seen) > 0 {
 				log.Error(err, "Cannot read PolicyConfig; keeping the config in force")
 				w.Metrics.ConfigReloads.WithLabelValues("error").Inc()
 				seen = nil

@@ -3,7 +3,6 @@ package webhook
 import (
 	"context"
 	"fmt"
-	"net/http"
 
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -19,9 +18,6 @@ func (r kindRouter) Handle(ctx context.Context, req admission.Request) admission
 	h, ok := r[schema.GroupVersionKind(req.Kind)]
 	if !ok {
 		return admission.Allowed(fmt.Sprintf("setwarden does not evaluate %s", req.Kind.String()))
-	}
-	if req.Object.Raw == nil && req.Operation != "DELETE" {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("the admission request has no object"))
 	}
 	return h.Handle(ctx, req)
 }

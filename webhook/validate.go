@@ -24,6 +24,8 @@ const (
 	maxWarningLength = 256
 	// maxWarningsSize is what the API server keeps of all warnings together.
 	maxWarningsSize = 4096
+	// moreWarnings closes a list of warnings cut to fit maxWarningsSize.
+	moreWarnings = "setwarden: %d more warnings; see the setwarden logs or run setwarden check"
 )
 
 // Validator validates one workload kind against the policy engine.
@@ -70,9 +72,13 @@ func (v *Validator[T]) validate(ctx context.Context, old runtime.Object, obj T) 
 	req, _ := admission.RequestFromContext(ctx)
 	engine := v.Engines.Load()
 	report := engine.Evaluate(policies.Request{Object: obj, OldObject: old, View: v.View.For(ctx)})
-	w, _ := policies.NewWorkload(obj)
+	elapsed := time.Since(start)
+	w, ok := policies.NewWorkload(obj)
+	if !ok { // the router only sends the workload kinds
+		return nil, fmt.Errorf("setwarden does not evaluate %T", obj)
+	}
 	v.Metrics.record(req, w.GroupKind.Kind, report)
-	v.Metrics.Duration.WithLabelValues("validate", w.GroupKind.Kind).Observe(time.Since(start).Seconds())
+	v.Metrics.Duration.WithLabelValues("validate", w.GroupKind.Kind).Observe(elapsed.Seconds())
 	logReport(ctx, w, report)
 
 	warnings := warningsFor(report)
@@ -109,8 +115,9 @@ func warningsFor(report *policies.Report) admission.Warnings {
 			continue
 		}
 		w := truncate(fmt.Sprintf("%s: %s", f.Rule, f.Fix()), maxWarningLength)
-		if size+len(w) > maxWarningsSize-64 {
-			warnings = append(warnings, fmt.Sprintf("setwarden: %d more warnings; see the setwarden logs or run setwarden check", countWarn(findings[i:])))
+		// Keep room for the line that counts the rest, whatever comes after.
+		if more := fmt.Sprintf(moreWarnings, countWarn(findings[i:])); size+len(w)+len(more) > maxWarningsSize {
+			warnings = append(warnings, more)
 			break
 		}
 		warnings = append(warnings, w)

@@ -231,6 +231,31 @@ func TestRouter(t *testing.T) {
 	}
 }
 
+// TestWarningsKeepRoomForTheCountLine: warnings that fill the budget to
+// just under the limit still leave room for the line that counts the rest.
+func TestWarningsKeepRoomForTheCountLine(t *testing.T) {
+	warn := func(n int) policies.Finding {
+		detail := strings.Repeat("x", n-len("affinity-deprecated-label: "))
+		return policies.Finding{Rule: "affinity-deprecated-label", Action: policies.ActionWarn, Err: field.Invalid(field.NewPath("spec"), "x", detail)}
+	}
+	var findings []policies.Finding
+	for range 15 {
+		findings = append(findings, warn(256))
+	}
+	findings = append(findings, warn(191), warn(100), warn(100))
+	warnings := warningsFor(&policies.Report{Findings: findings})
+	total := 0
+	for _, w := range warnings {
+		total += len(w)
+	}
+	if total > maxWarningsSize {
+		t.Errorf("warnings total %d bytes, over %d", total, maxWarningsSize)
+	}
+	if last := warnings[len(warnings)-1]; last != "setwarden: 3 more warnings; see the setwarden logs or run setwarden check" {
+		t.Errorf("last warning %q, want the count of the 3 left out", last)
+	}
+}
+
 func TestWarningsFitTheAPIServerLimits(t *testing.T) {
 	long := strings.Repeat("é", 300)
 	var findings []policies.Finding

@@ -91,10 +91,13 @@ func (p Policy) Validate() error {
 	case p.Propagation < 0:
 		return errors.New("the propagation delay must not be negative")
 	}
-	for what, lifetime := range map[string]time.Duration{"CA": p.CAValidity, "serving certificate": p.CertValidity} {
-		if w := p.RotateBefore.window(lifetime); w >= lifetime || w <= 2*p.Propagation {
+	for _, c := range []struct {
+		what     string
+		lifetime time.Duration
+	}{{"CA", p.CAValidity}, {"serving certificate", p.CertValidity}} {
+		if w := p.RotateBefore.window(c.lifetime); w >= c.lifetime || w <= 2*p.Propagation {
 			return fmt.Errorf("the %s rotation window (%s of %s) must be shorter than its lifetime and longer than twice the propagation delay %s, so the bundle can overlap before expiry",
-				what, w, lifetime, p.Propagation)
+				c.what, w, c.lifetime, p.Propagation)
 		}
 	}
 	return nil

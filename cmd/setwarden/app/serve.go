@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -180,8 +181,8 @@ func (o *serveOptions) validate() error {
 	switch {
 	case o.maxRequestBytes <= 0:
 		return fmt.Errorf("--max-request-bytes must be positive, got %d", o.maxRequestBytes)
-	case o.metricsSecure && metricsAuthFilter == nil:
-		return errors.New("--metrics-secure is not available: this binary was built without metrics authentication (build tag metricsauth)")
+	case o.gracefulShutdown < 0:
+		return fmt.Errorf("--graceful-shutdown-timeout must not be negative, got %s", o.gracefulShutdown)
 	case o.readHeaderTime <= 0:
 		return fmt.Errorf("--read-header-timeout must be positive, got %s", o.readHeaderTime)
 	case o.shutdownDrain < 0:
@@ -245,7 +246,8 @@ func (o *serveOptions) metricsOptions(tlsOpts []func(*tls.Config)) metricsserver
 	opts := metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts}
 	if o.metricsSecure {
 		opts.SecureServing = true
-		opts.FilterProvider = metricsAuthFilter
+		// TokenReviews authenticate, SubjectAccessReviews authorize.
+		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
 		opts.CertDir = o.metricsCertDir
 	}
 	return opts

@@ -72,9 +72,13 @@ func (t *tlsOptions) validate() error {
 	default:
 		return fmt.Errorf("--tls-mode %q is not supported; use %s or %s", t.mode, tlsModeFiles, tlsModeSelfManaged)
 	}
-	for flag, v := range map[string]string{"--tls-secret-name": t.secretName, "--tls-secret-namespace": t.secretNamespace, "--webhook-config-name": t.webhookConfigName, "--service-name": t.serviceName} {
-		if v == "" {
-			return fmt.Errorf("%s is required with --tls-mode=self-managed", flag)
+	// A slice, not a map: the error names the first missing flag, every time.
+	for _, f := range []struct{ flag, value string }{
+		{"--tls-secret-name", t.secretName}, {"--tls-secret-namespace", t.secretNamespace},
+		{"--webhook-config-name", t.webhookConfigName}, {"--service-name", t.serviceName},
+	} {
+		if f.value == "" {
+			return fmt.Errorf("%s is required with --tls-mode=self-managed", f.flag)
 		}
 	}
 	if t.serviceNamespace == "" {

@@ -56,7 +56,7 @@ func TestServeFlags(t *testing.T) {
 				}
 			},
 		},
-		{name: "self-managed TLS needs the Secret's name", args: []string{"--tls-mode=self-managed"}, wantErr: "is required with --tls-mode=self-managed"},
+		{name: "self-managed TLS needs the Secret's name", args: []string{"--tls-mode=self-managed"}, wantErr: "--tls-secret-name is required with --tls-mode=self-managed"},
 		{name: "an unknown TLS mode is refused", args: []string{"--tls-mode=acme"}, wantErr: `--tls-mode "acme" is not supported; use files or self-managed`},
 		{
 			name:    "a rotation window too short to overlap is refused",
