@@ -336,7 +336,7 @@ func TestCheckPodAntiAffinityExceedsDomains(t *testing.T) {
 	runPodAffinityCases(t, checkPodAntiAffinityExceedsDomains, cases)
 }
 
-// withLabels returns spec unchanged; it documents that the spec's
+// podAffinityRetarget rewrites the selectors; it documents that the spec's
 // anti-affinity selects app=app, the owning workload's own label.
 func podAffinityRetarget(spec corev1.PodSpec, app string) corev1.PodSpec {
 	for i := range spec.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution {
