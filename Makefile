@@ -70,7 +70,7 @@ fidelity: tools
 # seed corpora (testdata/fuzz/) run in every plain `go test` as well.
 FUZZ_TARGETS := ./policies/:FuzzRulesEvaluate ./policies/:FuzzMutateAgentTolerations \
 	./webhook/:FuzzAdmissionReview ./cmd/setwarden/internal/manifest/:FuzzManifestReader \
-	./cmd/setwarden/internal/manifest/:FuzzFastYAML
+	./cmd/setwarden/internal/manifest/:FuzzFastYAML ./policies/kjson/:FuzzUnmarshalAgreesWithSigsJSON
 FUZZ_SMOKE_TIME ?= 5s
 FUZZ_TIME ?= 3m
 # FUZZ_WORKERS bounds the fuzzing processes: the CI machine has 2 cores.

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -77,6 +79,21 @@ type Input struct {
 // It is safe for concurrent use; swap the whole Engine to change config.
 type Engine struct {
 	config *Config
+	// enabled memoises enabledRules by namespace (*enabledSet values): the
+	// answer depends only on the config, which never changes.
+	enabled      sync.Map
+	enabledCount atomic.Int32
+}
+
+// maxEnabledSets bounds the memo: a cluster has far fewer namespaces, and
+// past the bound the rules are merely looked up again.
+const maxEnabledSets = 10_000
+
+// enabledSet is the rules enabled in one namespace, with their actions.
+type enabledSet struct {
+	rules     []*Rule
+	actions   []Action
+	needNodes bool
 }
 
 // NewEngine returns an engine for cfg (DefaultConfig when nil).
@@ -134,14 +151,22 @@ func (e *Engine) Evaluate(req Request) *Report {
 // enabledRules returns the rules that are not Off in a namespace, with their
 // actions, and whether any of them reads Nodes.
 func (e *Engine) enabledRules(namespace string) (rules []*Rule, actions []Action, needNodes bool) {
+	if set, ok := e.enabled.Load(namespace); ok {
+		s := set.(*enabledSet)
+		return s.rules, s.actions, s.needNodes
+	}
+	s := &enabledSet{}
 	for i := range Rules {
 		rule := &Rules[i]
 		if a := e.config.ActionFor(rule, namespace); a != ActionOff {
-			rules, actions = append(rules, rule), append(actions, a)
-			needNodes = needNodes || rule.Needs == NeedsNodes
+			s.rules, s.actions = append(s.rules, rule), append(s.actions, a)
+			s.needNodes = s.needNodes || rule.Needs == NeedsNodes
 		}
 	}
-	return rules, actions, needNodes
+	if e.enabledCount.Add(1) <= maxEnabledSets {
+		e.enabled.Store(namespace, s)
+	}
+	return s.rules, s.actions, s.needNodes
 }
 
 // input resolves the cluster data the rules need, once per object. The

@@ -44,12 +44,27 @@ const (
 )
 
 // affinityTerm is one pod affinity or anti-affinity term with its place in
-// the pod spec.
+// the pod spec. The place is kept as parts and turned into a field path only
+// for an error: most terms have none, and paths are allocations.
 type affinityTerm struct {
 	term     *corev1.PodAffinityTerm
-	path     *field.Path
+	specPath *field.Path
+	index    int
 	anti     bool
 	required bool
+}
+
+// path returns the term's field path, such as
+// spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.
+func (t affinityTerm) path() *field.Path {
+	p := t.specPath.Child("affinity", "podAffinity")
+	if t.anti {
+		p = t.specPath.Child("affinity", "podAntiAffinity")
+	}
+	if t.required {
+		return p.Child("requiredDuringSchedulingIgnoredDuringExecution").Index(t.index)
+	}
+	return p.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(t.index).Child("podAffinityTerm")
 }
 
 // kind names the term's field for messages.
@@ -60,32 +75,32 @@ func (t affinityTerm) kind() string {
 	return "pod affinity"
 }
 
-// podAffinityTerms lists every pod affinity and anti-affinity term of spec,
-// required before preferred.
-func podAffinityTerms(spec *corev1.PodSpec, specPath *field.Path) []affinityTerm {
-	if spec.Affinity == nil {
-		return nil
+// podAffinityTerms lists every pod affinity and anti-affinity term of the
+// workload's pod spec, required before preferred. Several rules read them,
+// so the list is made once per workload.
+func podAffinityTerms(w *Workload) []affinityTerm {
+	if w.affinityTerms != nil || w.PodSpec.Affinity == nil {
+		return w.affinityTerms
 	}
-	var terms []affinityTerm
-	if pa := spec.Affinity.PodAffinity; pa != nil {
+	terms := []affinityTerm{}
+	if pa := w.PodSpec.Affinity.PodAffinity; pa != nil {
 		terms = appendAffinityTerms(terms, pa.RequiredDuringSchedulingIgnoredDuringExecution,
-			pa.PreferredDuringSchedulingIgnoredDuringExecution, specPath.Child("affinity", "podAffinity"), false)
+			pa.PreferredDuringSchedulingIgnoredDuringExecution, w.PodSpecPath, false)
 	}
-	if paa := spec.Affinity.PodAntiAffinity; paa != nil {
+	if paa := w.PodSpec.Affinity.PodAntiAffinity; paa != nil {
 		terms = appendAffinityTerms(terms, paa.RequiredDuringSchedulingIgnoredDuringExecution,
-			paa.PreferredDuringSchedulingIgnoredDuringExecution, specPath.Child("affinity", "podAntiAffinity"), true)
+			paa.PreferredDuringSchedulingIgnoredDuringExecution, w.PodSpecPath, true)
 	}
+	w.affinityTerms = terms
 	return terms
 }
 
-func appendAffinityTerms(terms []affinityTerm, required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, fldPath *field.Path, anti bool) []affinityTerm {
+func appendAffinityTerms(terms []affinityTerm, required []corev1.PodAffinityTerm, preferred []corev1.WeightedPodAffinityTerm, specPath *field.Path, anti bool) []affinityTerm {
 	for i := range required {
-		terms = append(terms, affinityTerm{term: &required[i], anti: anti, required: true,
-			path: fldPath.Child("requiredDuringSchedulingIgnoredDuringExecution").Index(i)})
+		terms = append(terms, affinityTerm{term: &required[i], specPath: specPath, index: i, anti: anti, required: true})
 	}
 	for i := range preferred {
-		terms = append(terms, affinityTerm{term: &preferred[i].PodAffinityTerm, anti: anti,
-			path: fldPath.Child("preferredDuringSchedulingIgnoredDuringExecution").Index(i).Child("podAffinityTerm")})
+		terms = append(terms, affinityTerm{term: &preferred[i].PodAffinityTerm, specPath: specPath, index: i, anti: anti})
 	}
 	return terms
 }
@@ -100,14 +115,14 @@ func appendAffinityTerms(terms []affinityTerm, required []corev1.PodAffinityTerm
 func checkPodAffinityEmptySelector(in *Input) field.ErrorList {
 	allErrs := field.ErrorList{}
 	podKeys := podLabelKeys(in.Workload)
-	for _, t := range podAffinityTerms(in.PodSpec, in.PodSpecPath) {
+	for _, t := range podAffinityTerms(in.Workload) {
 		switch sel := t.term.LabelSelector; {
 		case !t.required:
 		case !t.anti && sel == nil:
-			allErrs = append(allErrs, field.Required(t.path.Child("labelSelector"),
+			allErrs = append(allErrs, field.Required(t.path().Child("labelSelector"),
 				"a required pod affinity term without a labelSelector matches no pod, so the pods stay Pending; select the pods to run next to"))
 		case t.anti && isEmptySelector(sel) && !mergesLabelKeys(t.term, podKeys):
-			allErrs = append(allErrs, field.Invalid(t.path.Child("labelSelector"), sel,
+			allErrs = append(allErrs, field.Invalid(t.path().Child("labelSelector"), sel,
 				"an empty labelSelector repels every pod in the term's namespaces, this workload's own included; select only the pods to keep away from"))
 		}
 	}
@@ -118,9 +133,9 @@ func checkPodAffinityEmptySelector(in *Input) field.ErrorList {
 // labelSelector: they match no pod, so they have no effect at all.
 func advisePodAffinityNoSelector(in *Input) field.ErrorList {
 	allErrs := field.ErrorList{}
-	for _, t := range podAffinityTerms(in.PodSpec, in.PodSpecPath) {
+	for _, t := range podAffinityTerms(in.Workload) {
 		if t.term.LabelSelector == nil && (t.anti || !t.required) {
-			allErrs = append(allErrs, field.Required(t.path.Child("labelSelector"),
+			allErrs = append(allErrs, field.Required(t.path().Child("labelSelector"),
 				fmt.Sprintf("a %s term without a labelSelector matches no pod, so it has no effect; set a labelSelector or remove the term", t.kind())))
 		}
 	}
@@ -151,7 +166,7 @@ func checkPodAntiAffinityExceedsDomains(in *Input) field.ErrorList {
 	}
 	var eligible []*corev1.Node
 	computed := false
-	for _, t := range podAffinityTerms(in.PodSpec, in.PodSpecPath) {
+	for _, t := range podAffinityTerms(in.Workload) {
 		if !t.anti || !t.required || selectsOwnPods(t.term, in.Workload) != included {
 			continue
 		}
@@ -167,12 +182,12 @@ func checkPodAntiAffinityExceedsDomains(in *Input) field.ErrorList {
 		replicas := int(*in.Replicas)
 		switch {
 		case replicas > domains:
-			allErrs = append(allErrs, field.Forbidden(t.path, fmt.Sprintf(
+			allErrs = append(allErrs, field.Forbidden(t.path(), fmt.Sprintf(
 				"%d replicas repel each other but eligible nodes have only %d %s values, leaving %d Pending; lower replicas, add nodes, or use preferred anti-affinity or ScheduleAnyway topologySpreadConstraints",
 				replicas, domains, t.term.TopologyKey, replicas-domains)))
 		case replicas == domains:
 			if why := surgeBlocked(in.Deployment, t.term); why != "" {
-				allErrs = append(allErrs, field.Forbidden(t.path, fmt.Sprintf(
+				allErrs = append(allErrs, field.Forbidden(t.path(), fmt.Sprintf(
 					"%d replicas fill all %d %s values of eligible nodes, so %s, add nodes, or use preferred anti-affinity",
 					replicas, domains, t.term.TopologyKey, why)))
 			}
@@ -321,7 +336,10 @@ func termIncludesNamespace(term *corev1.PodAffinityTerm, ns string) inclusion {
 // podLabelKeys returns the label keys the workload's pods will carry: the
 // template's and those the controller adds.
 func podLabelKeys(w *Workload) sets.Set[string] {
-	return sets.KeySet(w.PodMeta.Labels).Insert(controllerLabelKeys(w)...)
+	if w.podLabelKeys == nil {
+		w.podLabelKeys = sets.KeySet(w.PodMeta.Labels).Insert(controllerLabelKeys(w)...)
+	}
+	return w.podLabelKeys
 }
 
 // controllerLabelKeys returns the labels the workload's controller adds to
@@ -362,7 +380,7 @@ func checkPodAntiAffinityNotSelf(in *Input) field.ErrorList {
 		return allErrs
 	}
 	considered := false
-	for _, t := range podAffinityTerms(in.PodSpec, in.PodSpecPath) {
+	for _, t := range podAffinityTerms(in.Workload) {
 		if !t.anti || t.term.LabelSelector == nil {
 			continue
 		}
@@ -388,7 +406,7 @@ func checkDaemonSetPodAntiAffinity(in *Input) field.ErrorList {
 	if in.DaemonSet == nil {
 		return allErrs
 	}
-	for _, t := range podAffinityTerms(in.PodSpec, in.PodSpecPath) {
+	for _, t := range podAffinityTerms(in.Workload) {
 		if !t.anti || !t.required || selectsOwnPods(t.term, in.Workload) != included {
 			continue
 		}
@@ -396,7 +414,7 @@ func checkDaemonSetPodAntiAffinity(in *Input) field.ErrorList {
 		if t.term.TopologyKey != corev1.LabelHostname {
 			detail = fmt.Sprintf("required anti-affinity against the DaemonSet's own pods leaves all but one pod per %s value Pending; remove the term", t.term.TopologyKey)
 		}
-		allErrs = append(allErrs, field.Forbidden(t.path, detail))
+		allErrs = append(allErrs, field.Forbidden(t.path(), detail))
 	}
 	return allErrs
 }
@@ -413,12 +431,16 @@ func checkMatchLabelKeysAbsent(in *Input) field.ErrorList {
 	if keys := controllerLabelKeys(in.Workload); len(keys) > 0 {
 		detail += " or one the controller adds, such as " + keys[0]
 	}
-	for _, t := range podAffinityTerms(in.PodSpec, in.PodSpecPath) {
+	for _, t := range podAffinityTerms(in.Workload) {
 		if t.term.LabelSelector == nil {
 			continue
 		}
-		allErrs = append(allErrs, checkLabelKeysPresent(t.term.MatchLabelKeys, podKeys, t.path.Child("matchLabelKeys"), detail)...)
-		allErrs = append(allErrs, checkLabelKeysPresent(t.term.MismatchLabelKeys, podKeys, t.path.Child("mismatchLabelKeys"), detail)...)
+		if len(t.term.MatchLabelKeys) > 0 {
+			allErrs = append(allErrs, checkLabelKeysPresent(t.term.MatchLabelKeys, podKeys, t.path().Child("matchLabelKeys"), detail)...)
+		}
+		if len(t.term.MismatchLabelKeys) > 0 {
+			allErrs = append(allErrs, checkLabelKeysPresent(t.term.MismatchLabelKeys, podKeys, t.path().Child("mismatchLabelKeys"), detail)...)
+		}
 	}
 	for i, c := range in.PodSpec.TopologySpreadConstraints {
 		if c.LabelSelector == nil {
@@ -457,13 +479,13 @@ func checkTopologyKeyUnknown(in *Input) field.ErrorList {
 			nodeKeys.Insert(key)
 		}
 	}
-	for _, t := range podAffinityTerms(in.PodSpec, in.PodSpecPath) {
+	for _, t := range podAffinityTerms(in.Workload) {
 		if key := t.term.TopologyKey; key != "" && !nodeKeys.Has(key) {
 			detail := "no node has this label, so the term has no effect; " + suggestTopologyKey
 			if t.required && !t.anti {
 				detail = "no node has this label, so no node satisfies the term and the pods stay Pending; " + suggestTopologyKey
 			}
-			allErrs = append(allErrs, field.Invalid(t.path.Child("topologyKey"), key, detail))
+			allErrs = append(allErrs, field.Invalid(t.path().Child("topologyKey"), key, detail))
 		}
 	}
 	for i, c := range in.PodSpec.TopologySpreadConstraints {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllertest"
 )
 
 // benchTemplate is a realistic pod template as the API server stores it:
@@ -113,6 +114,11 @@ func BenchmarkDecision(b *testing.B) {
 	for _, bc := range benchCases(b) {
 		b.Run(bc.name, func(b *testing.B) {
 			h, _ := newTestHandlers(b, svc)
+			// As in `serve`, a Node informer keeps the Node list between
+			// requests (there are no Node events here).
+			if err := h.View.WatchNodes(&controllertest.FakeInformer{}); err != nil {
+				b.Fatal(err)
+			}
 			wh := bc.wh(h)
 			b.SetBytes(int64(len(bc.body)))
 			b.ReportAllocs()

@@ -12,12 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	sigsjson "sigs.k8s.io/json"
+
+	"github.com/setwarden/setwarden/policies/kjson"
 )
 
 // validatorHandler runs an admission.Validator[T] on a request whose kind
-// the router has already matched. It decodes straight into T with the API
-// machinery's JSON library: controller-runtime's universal deserializer
+// the router has already matched. It decodes straight into T with
+// kjson: controller-runtime's universal deserializer
 // would first scan the whole object once more to sniff its apiVersion and
 // kind, which the router already knows; that scan was the largest single
 // cost of a decision.
@@ -30,7 +31,10 @@ func withValidator[T runtime.Object](v admission.Validator[T]) admission.Handler
 	return &validatorHandler[T]{validator: v}
 }
 
-func (h *validatorHandler[T]) newObject() T {
+func (h *validatorHandler[T]) newObject() T { return newObject[T]() }
+
+// newObject returns a new, empty *K for T = *K.
+func newObject[T runtime.Object]() T {
 	var zero T
 	return reflect.New(reflect.TypeOf(zero).Elem()).Interface().(T)
 }
@@ -61,14 +65,21 @@ func (h *validatorHandler[T]) Handle(ctx context.Context, req admission.Request)
 		return admission.Allowed("")
 	}
 	if err != nil {
-		var status apierrors.APIStatus
-		if errors.As(err, &status) {
-			s := status.Status()
-			return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &s}}.WithWarnings(warnings...)
-		}
-		return admission.Denied(err.Error()).WithWarnings(warnings...)
+		return refused(err).WithWarnings(warnings...)
 	}
 	return admission.Allowed("").WithWarnings(warnings...)
+}
+
+// refused answers a request a handler refused: with the handler's own
+// status (such as an Invalid status listing every field error), or a plain
+// denial with the error's text.
+func refused(err error) admission.Response {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		s := status.Status()
+		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &s}}
+	}
+	return admission.Denied(err.Error())
 }
 
 // decodeRaw decodes an admission request's object case-sensitively, as the
@@ -78,7 +89,7 @@ func decodeRaw(req admission.Request, raw runtime.RawExtension, into runtime.Obj
 	if len(raw.Raw) == 0 {
 		return errors.New("the admission request has no object")
 	}
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(raw.Raw, into); err != nil {
+	if err := kjson.Unmarshal(raw.Raw, into); err != nil {
 		return fmt.Errorf("decoding the object: %w", err)
 	}
 	// The API server always sends apiVersion and kind; an object without

@@ -10,7 +10,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-	sigsjson "sigs.k8s.io/json"
+
+	"github.com/setwarden/setwarden/policies/kjson"
 )
 
 // reviewVersions are the AdmissionReview versions the API server may send;
@@ -52,7 +53,7 @@ func (h *ReviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	review := admissionv1.AdmissionReview{}
-	if err := sigsjson.UnmarshalCaseSensitivePreserveInts(body, &review); err != nil {
+	if err := kjson.Unmarshal(body, &review); err != nil {
 		writeReview(w, r, "", admission.Errored(http.StatusBadRequest, err))
 		return
 	}

@@ -4,7 +4,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -19,7 +18,6 @@ const (
 
 // Handlers holds what the admission handlers share.
 type Handlers struct {
-	Scheme  *runtime.Scheme
 	Engines *EngineStore
 	View    *CacheView
 	Metrics *Metrics
@@ -33,7 +31,7 @@ func (h *Handlers) Register(server webhook.Server) {
 
 // MutatingWebhook returns the /mutate webhook.
 func (h *Handlers) MutatingWebhook() *ReviewHandler {
-	mutate := admission.WithDefaulter(h.Scheme, &AgentTolerations{Engines: h.Engines, Metrics: h.Metrics})
+	mutate := withMutator(&AgentTolerations{Engines: h.Engines, Metrics: h.Metrics})
 	return &ReviewHandler{Webhook: &admission.Webhook{Handler: kindRouter{appsv1.SchemeGroupVersion.WithKind("DaemonSet"): mutate}}}
 }
 

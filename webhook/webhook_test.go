@@ -36,7 +36,6 @@ func newTestHandlers(t testing.TB, objs ...runtime.Object) (*Handlers, *promethe
 	reader := fake.NewClientBuilder().WithScheme(scheme).WithRuntimeObjects(objs...).Build()
 	reg := prometheus.NewRegistry()
 	return &Handlers{
-		Scheme:  scheme,
 		Engines: NewEngineStore(policies.NewEngine(nil)),
 		View:    &CacheView{Cache: reader, APIReader: reader},
 		Metrics: NewMetrics(reg),
@@ -218,7 +217,7 @@ func TestRouter(t *testing.T) {
 			name:        "an object that is not JSON is a bad request",
 			body:        review(t, admissionv1.Create, stsKind, []byte(`"not an object"`), nil),
 			wantCode:    http.StatusBadRequest,
-			wantMessage: "decoding the object: json: cannot unmarshal string into Go value of type v1.StatefulSet",
+			wantMessage: "decoding the object: cannot decode a JSON string into v1.StatefulSet",
 		},
 	}
 	for _, tt := range tests {

@@ -165,7 +165,7 @@ func TestHostileRequestsAreAnsweredAndTheServerKeepsServing(t *testing.T) {
 			body:        valid[:len(valid)/2],
 			wantStatus:  http.StatusOK,
 			wantCode:    http.StatusBadRequest,
-			wantMessage: "unexpected end of JSON input",
+			wantMessage: "invalid JSON: unexpected EOF after byte",
 		},
 		{
 			name:        "an AdmissionReview of the older admission.k8s.io/v1beta1 is judged and answered in v1beta1",

@@ -105,12 +105,14 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 			reportOut = streams.ErrOut
 		}
 	}
-	outs, err := parseOutputs(o.outputs, report.FailOn(o.failOn))
+	outs, err := parseOutputs(o.outputs)
 	if err != nil {
 		return err
 	}
-	rep := checkInput(ctx, engine, reader, paths, inputErrs, slices.ContainsFunc(outs, output.needsChecked), live)
-	if err := writeOutputs(outs, rep, reportOut); err != nil {
+	// The outputs are written while the input is checked, so that memory
+	// does not grow with the number of objects.
+	rep, err := checkInput(ctx, engine, reader, paths, inputErrs, openOutputs(outs, report.FailOn(o.failOn), reportOut), live)
+	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	switch {
@@ -139,7 +141,7 @@ func (o *checkOptions) validate(paths []string) error {
 	if o.fix && len(o.kustomizeDirs) > 0 {
 		return &exitError{code: ExitUsage, msg: "--fix cannot edit a kustomization's output: fix its resources with -f instead"}
 	}
-	if _, err := parseOutputs(o.outputs, report.FailOnDeny); err != nil {
+	if _, err := parseOutputs(o.outputs); err != nil {
 		return err
 	}
 	return nil

@@ -2,6 +2,7 @@ package app
 
 import (
 	"io"
+	"path/filepath"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -23,25 +24,65 @@ func BenchmarkCheck100k(b *testing.B) { benchmarkCheck(b, 100_000) }
 // that the peak heap does not grow with the number of objects.
 func BenchmarkCheck10k(b *testing.B) { benchmarkCheck(b, 10_000) }
 
-func benchmarkCheck(b *testing.B, objects int) {
+// BenchmarkCheckAllOutputs100k is BenchmarkCheck100k writing every format
+// at once, the JSON on stdout and the others to files: YAML, SARIF and
+// JUnit hold back part of their output in temporary files, not in memory.
+func BenchmarkCheckAllOutputs100k(b *testing.B) { benchmarkCheck(b, 100_000, checkAllFileOutputs...) }
+
+// BenchmarkCheckAllOutputs10k is BenchmarkCheckAllOutputs100k on a tenth of
+// the corpus.
+func BenchmarkCheckAllOutputs10k(b *testing.B) { benchmarkCheck(b, 10_000, checkAllFileOutputs...) }
+
+// checkAllFileOutputs are the formats BenchmarkCheckAllOutputs writes to files.
+var checkAllFileOutputs = []string{"text", "yaml", "sarif", "junit"}
+
+func benchmarkCheck(b *testing.B, objects int, fileOutputs ...string) {
 	const perFile = 1_000
 	dir := b.TempDir()
 	if _, err := corpus.WriteFiles(dir, objects, perFile); err != nil {
 		b.Fatal(err)
 	}
+	args := []string{"check", "--fail-on", "never", "-o", "json", dir}
+	outDir := b.TempDir()
+	for _, format := range fileOutputs {
+		args = append(args, "-o", format+"="+filepath.Join(outDir, "report."+format))
+	}
 	runtime.GC()
 	peak := checkSampleHeap()
 	b.ResetTimer()
 	start := time.Now()
+	var out checkCountingWriter
 	for b.Loop() {
-		code := Run(b.Context(), []string{"check", "--fail-on", "never", "-o", "json", dir}, nil, io.Discard, io.Discard)
+		out = checkCountingWriter{}
+		code := Run(b.Context(), args, nil, &out, io.Discard)
 		if code != ExitOK {
 			b.Fatalf("exit code %d", code)
 		}
 	}
 	elapsed := time.Since(start)
+	// The report is really written, and kept nowhere: it is many times
+	// the peak heap.
+	if out.last != '\n' || out.n < int64(objects) {
+		b.Fatalf("wrote %d bytes ending in %q: not a whole report", out.n, out.last)
+	}
 	b.ReportMetric(float64(objects*b.N)/elapsed.Seconds(), "objects/s")
 	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
+	b.ReportMetric(float64(out.n)/(1<<20), "output-MiB")
+}
+
+// checkCountingWriter counts what is written to it, and keeps only the
+// last byte.
+type checkCountingWriter struct {
+	n    int64
+	last byte
+}
+
+func (w *checkCountingWriter) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		w.n += int64(len(p))
+		w.last = p[len(p)-1]
+	}
+	return len(p), nil
 }
 
 // checkSampleHeap samples the live heap every few milliseconds until the

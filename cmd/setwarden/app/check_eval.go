@@ -3,6 +3,8 @@ package app
 import (
 	"context"
 	"fmt"
+	"os"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
 
@@ -21,33 +23,73 @@ import (
 //     come last: examples/cluster sorts after examples/broken). The pass
 //     decodes only documents whose text mentions Service, Node or List, so
 //     it costs little more than reading the files again.
-//  2. Every document is decoded, evaluated and dropped; only the findings
-//     stay (and one entry per object when keepChecked, for JUnit).
+//  2. Every document is decoded, evaluated and dropped; its results go to
+//     the outputs at once, and only counts stay.
 //
 // Deferring only the StatefulSets whose Service had not been seen yet would
 // save the first pass, but not for Nodes, which every workload may need.
+// Documents and problems of the files the outputs go to are skipped: an
+// output file in an input directory is being written while it is read.
+// It returns the report without its results, which went to the outputs,
+// and the outputs' errors.
 func checkInput(ctx context.Context, engine *policies.Engine, reader *manifest.Reader, paths []string,
-	inputErrs []report.Problem, keepChecked bool, live kubernetes.Interface) *report.Report {
-	b := report.NewBuilder()
-	b.KeepChecked = keepChecked
+	inputErrs []report.Problem, outs outputSet, live kubernetes.Interface) (*report.Report, error) {
+	b := report.NewBuilder(outs)
 	for _, p := range inputErrs {
 		b.AddError(p)
 	}
-	view := buildView(ctx, reader, paths, live)
-	ev := &evaluator{engine: engine, view: view, builder: b, keepChecked: keepChecked, rules: map[string][]string{}}
+	own := outs.ownFiles()
+	view := buildView(ctx, reader, paths, live, own)
+	ev := &evaluator{engine: engine, view: view, builder: b, withRules: outs.needsRules(), rules: map[string][]string{}}
 	reader.Walk(ctx, paths, &manifest.Visitor{
-		Document: ev.document,
-		Error:    func(p manifest.Problem) { b.AddError(problem(p)) },
-		Notice:   func(p manifest.Problem) { b.AddNotice(problem(p)) },
+		Document: func(doc *manifest.Document) {
+			if !own.has(doc.File) {
+				ev.document(doc)
+			}
+		},
+		Error: func(p manifest.Problem) {
+			if !own.has(p.File) {
+				b.AddError(problem(p))
+			}
+		},
+		Notice: func(p manifest.Problem) {
+			if !own.has(p.File) {
+				b.AddNotice(problem(p))
+			}
+		},
 	})
-	return b.Report()
+	return b.Finish()
+}
+
+// ownFiles tells the files the outputs are written to.
+type ownFiles struct {
+	outputs []os.FileInfo
+	seen    map[string]bool // by input file name
+}
+
+func (o *ownFiles) has(file string) bool {
+	if len(o.outputs) == 0 {
+		return false
+	}
+	own, ok := o.seen[file]
+	if !ok {
+		if info, err := os.Stat(file); err == nil {
+			own = slices.ContainsFunc(o.outputs, func(out os.FileInfo) bool { return os.SameFile(info, out) })
+		}
+		o.seen[file] = own
+	}
+	return own
 }
 
 // buildView returns the cluster the rules read: the Services and Nodes of
 // the input, layered over the live cluster with --cluster.
-func buildView(ctx context.Context, reader *manifest.Reader, paths []string, live kubernetes.Interface) policies.ClusterView {
+func buildView(ctx context.Context, reader *manifest.Reader, paths []string, live kubernetes.Interface, own *ownFiles) policies.ClusterView {
 	view := manifest.NewView(nil)
-	reader.Walk(ctx, paths, &manifest.Visitor{Filter: manifest.MayHoldViewObjects, Document: view.Add})
+	reader.Walk(ctx, paths, &manifest.Visitor{Filter: manifest.MayHoldViewObjects, Document: func(doc *manifest.Document) {
+		if !own.has(doc.File) {
+			view.Add(doc)
+		}
+	}})
 	if live == nil {
 		return view
 	}
@@ -60,11 +102,11 @@ func problem(p manifest.Problem) report.Problem {
 
 // evaluator runs the engine on each document of the evaluating pass.
 type evaluator struct {
-	engine      *policies.Engine
-	view        policies.ClusterView
-	builder     *report.Builder
-	keepChecked bool
-	rules       map[string][]string // enabled rules by kind/namespace, for JUnit
+	engine    *policies.Engine
+	view      policies.ClusterView
+	builder   *report.Builder
+	withRules bool
+	rules     map[string][]string // enabled rules by kind/namespace, for JUnit
 }
 
 func (e *evaluator) document(doc *manifest.Document) {
@@ -89,7 +131,7 @@ func (e *evaluator) document(doc *manifest.Document) {
 		fieldLine = manifest.NewFieldLocator(doc).Line
 	}
 	var rules []string
-	if e.keepChecked {
+	if e.withRules {
 		rules = e.enabledRules(ref.Kind, ref.Namespace)
 	}
 	e.builder.AddEvaluated(doc.File, doc.Line, ref, r, fieldLine, rules)

@@ -197,3 +197,39 @@ func TestCheckSeveralOutputs(t *testing.T) {
 		checkGoldenCompare(t, filepath.Join("testdata", golden), string(got))
 	}
 }
+
+func TestCheckOutputFileThatCannotBeCreated(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "missing", "r.json")
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(filepath.Join("..", "..", ".."))
+	var stdout, stderr bytes.Buffer
+	code := Run(t.Context(), []string{"check", "examples", "-o", "text", "-o", "json=" + bad, "-o", "junit=" + filepath.Join(dir, "r.xml")},
+		nil, &stdout, &stderr)
+	if code != ExitUsage {
+		t.Errorf("exit code %d, want %d", code, ExitUsage)
+	}
+	wantErr := "Error: writing the json report: open " + bad + ": no such file or directory\n"
+	if stderr.String() != wantErr {
+		t.Errorf("stderr = %q, want %q", stderr.String(), wantErr)
+	}
+	// The other outputs are written in full all the same.
+	for got, golden := range map[string]string{stdout.String(): "examples.text", checkReadFile(t, filepath.Join(dir, "r.xml")): "examples.junit"} {
+		want := checkReadFile(t, filepath.Join(testdata, golden))
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("output differs from %s (-want +got):\n%s", golden, diff)
+		}
+	}
+}
+
+func checkReadFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}

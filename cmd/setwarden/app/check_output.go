@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -18,15 +19,14 @@ var outputFormats = []string{"text", "json", "yaml", "sarif", "junit"}
 type output struct {
 	format string
 	file   string
-	render func(io.Writer, *report.Report) error
 }
 
-// needsChecked reports whether the format lists every object and rule,
-// which makes the report keep one entry per evaluated object.
-func (o output) needsChecked() bool { return o.format == "junit" }
+// needsRules reports whether the format lists every object and rule,
+// which needs the rules enabled for each object.
+func (o output) needsRules() bool { return o.format == "junit" }
 
 // parseOutputs parses the -o values; none means text on stdout.
-func parseOutputs(values []string, failOn report.FailOn) ([]output, error) {
+func parseOutputs(values []string) ([]output, error) {
 	if len(values) == 0 {
 		values = []string{"text"}
 	}
@@ -43,7 +43,10 @@ func parseOutputs(values []string, failOn report.FailOn) ([]output, error) {
 		if file == "" {
 			toStdout++
 		}
-		outs = append(outs, output{format: format, file: file, render: renderer(format, failOn)})
+		if file != "" && slices.ContainsFunc(outs, func(o output) bool { return filepath.Clean(o.file) == filepath.Clean(file) }) {
+			return nil, &exitError{code: ExitUsage, msg: fmt.Sprintf("--output %q names a file another --output writes: give each report its own file", v)}
+		}
+		outs = append(outs, output{format: format, file: file})
 	}
 	if toStdout > 1 {
 		return nil, &exitError{code: ExitUsage, msg: "at most one --output may go to standard output; send the others to files with FORMAT=FILE"}
@@ -51,66 +54,118 @@ func parseOutputs(values []string, failOn report.FailOn) ([]output, error) {
 	return outs, nil
 }
 
-func renderer(format string, failOn report.FailOn) func(io.Writer, *report.Report) error {
-	switch format {
-	case "json":
-		return report.JSON
-	case "yaml":
-		return report.YAML
-	case "sarif":
-		return report.SARIF
-	case "junit":
-		return report.JUnit(failOn)
-	}
-	return nil // text: chosen at write time, by terminal
+// openOutput is an output being written while the check runs.
+type openOutput struct {
+	output
+	w   report.Writer
+	f   *os.File // nil for stdout
+	err error    // the first error; nothing more is written after it
 }
 
-// writeOutputs writes every output, all of them even when one fails.
-func writeOutputs(outs []output, rep *report.Report, stdout io.Writer) error {
+// outputSet writes every output while the check runs: it hands each
+// object's results to all of them at once. An output that fails, from
+// creating its file on, is reported at the end and does not stop the others.
+type outputSet []*openOutput
+
+// openOutputs creates the output files and a writer for each output.
+func openOutputs(outs []output, failOn report.FailOn, stdout io.Writer) outputSet {
+	set := make(outputSet, len(outs))
+	for i, o := range outs {
+		oo := &openOutput{output: o}
+		set[i] = oo
+		if o.file == "" {
+			oo.w = newWriter(o.format, stdout, failOn, o.format == "text" && colorTerminal(stdout))
+			continue
+		}
+		f, err := os.Create(o.file)
+		if err != nil {
+			oo.err = fmt.Errorf("writing the %s report: %w", o.format, err)
+			continue
+		}
+		oo.f = f
+		oo.w = newWriter(o.format, f, failOn, false) // never colour in a file
+	}
+	return set
+}
+
+func newWriter(format string, w io.Writer, failOn report.FailOn, color bool) report.Writer {
+	switch format {
+	case "json":
+		return report.NewJSON(w)
+	case "yaml":
+		return report.NewYAML(w)
+	case "sarif":
+		return report.NewSARIF(w)
+	case "junit":
+		return report.NewJUnit(w, failOn)
+	}
+	return report.NewText(w, color)
+}
+
+// needsRules reports whether an output needs each object's enabled rules.
+func (s outputSet) needsRules() bool {
+	return slices.ContainsFunc(s, func(o *openOutput) bool { return o.needsRules() })
+}
+
+// ownFiles returns the files the outputs go to, which the check must not
+// read as input.
+func (s outputSet) ownFiles() *ownFiles {
+	own := &ownFiles{seen: map[string]bool{}}
+	for _, o := range s {
+		if o.f == nil {
+			continue
+		}
+		if info, err := o.f.Stat(); err == nil {
+			own.outputs = append(own.outputs, info)
+		}
+	}
+	return own
+}
+
+// Object implements report.Writer; the outputs' errors wait for Finish.
+func (s outputSet) Object(obj *report.Checked, results []report.Result) error {
+	for _, o := range s {
+		if o.err == nil {
+			o.fail(o.w.Object(obj, results))
+		}
+	}
+	return nil
+}
+
+// Finish implements report.Writer: it finishes and closes every output,
+// even one that failed, and returns all of their errors.
+func (s outputSet) Finish(rep *report.Report) error {
 	var errs []error
-	for _, o := range outs {
-		if err := o.write(rep, stdout); err != nil {
-			errs = append(errs, err)
+	for _, o := range s {
+		if o.w != nil {
+			o.fail(o.w.Finish(rep))
+		}
+		if o.f != nil {
+			o.fail(o.f.Close())
+		}
+		if o.err != nil {
+			errs = append(errs, o.err)
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func (o output) write(rep *report.Report, stdout io.Writer) error {
-	render := o.render
+// fail records err, if it is the output's first.
+func (o *openOutput) fail(err error) {
+	if err == nil || o.err != nil {
+		return
+	}
 	if o.file == "" {
-		if render == nil {
-			render = textRenderer(stdout)
-		}
-		if err := render(stdout, rep); err != nil {
-			return fmt.Errorf("writing the %s report: %w", o.format, err)
-		}
-		return nil
+		o.err = fmt.Errorf("writing the %s report: %w", o.format, err)
+	} else {
+		o.err = fmt.Errorf("writing the %s report to %s: %w", o.format, o.file, err)
 	}
-	if render == nil {
-		render = report.Text // never colour in a file
-	}
-	f, err := os.Create(o.file)
-	if err != nil {
-		return fmt.Errorf("writing the %s report: %w", o.format, err)
-	}
-	err = render(f, rep)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("writing the %s report to %s: %w", o.format, o.file, err)
-	}
-	return nil
 }
 
-// textRenderer colours the text report on a terminal, unless NO_COLOR is
-// set to a non-empty value (https://no-color.org).
-func textRenderer(w io.Writer) func(io.Writer, *report.Report) error {
-	if os.Getenv("NO_COLOR") == "" && isTerminal(w) {
-		return report.ColorText
-	}
-	return report.Text
+// colorTerminal reports whether the text report on w is coloured: on a
+// terminal, unless NO_COLOR is set to a non-empty value (https://no-color.org).
+func colorTerminal(w io.Writer) bool {
+	return os.Getenv("NO_COLOR") == "" && isTerminal(w)
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

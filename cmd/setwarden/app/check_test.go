@@ -121,6 +121,13 @@ func TestCheckCommand(t *testing.T) {
 			wantStdout: []string{"sts.yaml:1: Warn statefulset-service-missing StatefulSet.apps default/redis: spec.serviceName: Not found: "},
 		},
 		{
+			name:       "an output file in the checked directory is not read back while it is written",
+			files:      map[string]string{"app/sts.yaml": checkNoServiceName, "app/report.json": `{"stale": "report"}`},
+			args:       []string{"check", "app", "-o", "text", "-o", "json=app/report.json", "-o", "yaml=app/report.yaml"},
+			wantCode:   ExitDenied,
+			wantStdout: []string{"app/" + checkDeniedLine, "objects: 1 read", "input errors: 0"},
+		},
+		{
 			name:       "manifests piped to -f - are checked and reported as <stdin>",
 			stdin:      checkNoServiceName,
 			args:       []string{"check", "-f", "-"},
@@ -197,6 +204,13 @@ func TestCheckCommand(t *testing.T) {
 			args:       []string{"check", "-o", "xml", "sts.yaml"},
 			wantCode:   ExitUsage,
 			wantStderr: []string{`Error: --output "xml" is not supported; use text, json, yaml, sarif, junit, optionally followed by =FILE`},
+		},
+		{
+			name:       "two outputs into one file are a usage error, since they would interleave",
+			files:      map[string]string{"sts.yaml": checkNoServiceName},
+			args:       []string{"check", "-o", "json=report", "-o", "yaml=./report", "sts.yaml"},
+			wantCode:   ExitUsage,
+			wantStderr: []string{`Error: --output "yaml=./report" names a file another --output writes: give each report its own file`},
 		},
 		{
 			name:       "nothing to check is a usage error",

@@ -259,15 +259,20 @@ func setupWebhooks(ctx context.Context, mgr manager.Manager, cfg *policies.Confi
 	m := swwebhook.NewMetrics(metrics.Registry)
 	engines := swwebhook.NewEngineStore(policies.NewEngine(cfg))
 	h := &swwebhook.Handlers{
-		Scheme:  mgr.GetScheme(),
 		Engines: engines,
 		View:    &swwebhook.CacheView{Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader()},
 		Metrics: m,
 	}
 	h.Register(mgr.GetWebhookServer())
 	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Node{}} {
-		if _, err := mgr.GetCache().GetInformer(ctx, obj); err != nil {
+		informer, err := mgr.GetCache().GetInformer(ctx, obj)
+		if err != nil {
 			return fmt.Errorf("starting informer for %T: %w", obj, err)
+		}
+		if _, ok := obj.(*corev1.Node); ok {
+			if err := h.View.WatchNodes(informer); err != nil {
+				return err
+			}
 		}
 	}
 	if o.configPath != "" {

@@ -2,13 +2,13 @@ package manifest
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/setwarden/setwarden/policies/kjson"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -50,7 +50,7 @@ type header struct {
 		Name      string `json:"name"`
 		Namespace string `json:"namespace"`
 	} `json:"metadata"`
-	Items []json.RawMessage `json:"items"`
+	Items []jsontext.Value `json:"items"`
 }
 
 // yamlLine finds the document-relative line in go-yaml's error messages.
@@ -66,6 +66,8 @@ type decoder struct {
 	// fast converts most YAML documents to JSON; it is reused across
 	// documents, by one goroutine at a time.
 	fast *fastYAML
+	// fastYAML is set when fast converted the document.
+	fastYAML bool
 }
 
 // decodeYAMLDocument converts one YAML document to JSON and adds its objects.
@@ -73,6 +75,7 @@ type decoder struct {
 // numbers count from; src.Line is the line reported for the object.
 func (b *decoder) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
 	j, ok := b.fast.convert(data)
+	b.fastYAML = ok
 	var err error
 	if !ok {
 		j, err = yaml.YAMLToJSON(data)
@@ -120,11 +123,11 @@ func (b *decoder) decodeObject(src Source, data []byte, depth int) {
 	h, ok := sniffHeader(data)
 	if !ok {
 		h = header{}
-		err = json.Unmarshal(data, &h)
+		err = kjson.Unmarshal(data, &h)
 	}
 	if err != nil {
 		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
-			b.v.errorf(src, "not a Kubernetes object: %s", describeDecodeError(err))
+			b.v.errorf(src, "not a Kubernetes object: %v", err)
 		} else {
 			b.v.errorf(src, "not a Kubernetes object: expected a mapping with apiVersion and kind")
 		}
@@ -144,7 +147,7 @@ func (b *decoder) decodeObject(src Source, data []byte, depth int) {
 		return
 	}
 	doc := Document{Source: src, APIVersion: h.APIVersion, Kind: h.Kind,
-		Namespace: h.Metadata.Namespace, Name: h.Metadata.Name, Raw: b.raw, RawLine: b.rawLine, InList: depth > 0}
+		Namespace: h.Metadata.Namespace, Name: h.Metadata.Name, Raw: b.raw, RawLine: b.rawLine, InList: depth > 0, fastYAML: b.fastYAML}
 	gvk := gv.WithKind(h.Kind)
 	newObj, ok := decoders[gvk]
 	if !ok {
@@ -157,8 +160,8 @@ func (b *decoder) decodeObject(src Source, data []byte, depth int) {
 		return
 	}
 	obj := newObj()
-	if err := json.Unmarshal(data, obj); err != nil {
-		b.v.errorf(src, "%s %s: %s", h.Kind, h.Metadata.Name, describeDecodeError(err))
+	if err := kjson.Unmarshal(data, obj); err != nil {
+		b.v.errorf(src, "%s %s: %v", h.Kind, h.Metadata.Name, err)
 		return
 	}
 	doc.Object = obj
@@ -195,14 +198,4 @@ func supportedVersion(gvk schema.GroupVersionKind) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// describeDecodeError turns encoding/json's type errors into a field path
-// and what was expected, as kubectl users know them.
-func describeDecodeError(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) && typeErr.Field != "" {
-		return fmt.Sprintf("%s: cannot decode a %s into a %s", typeErr.Field, typeErr.Value, typeErr.Type)
-	}
-	return "cannot decode: " + strings.TrimPrefix(err.Error(), "json: ")
 }

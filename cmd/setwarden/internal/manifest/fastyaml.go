@@ -24,7 +24,9 @@ type fastYAML struct {
 	pos   int // next line to read
 	out   []byte
 	keys  [][]byte // the keys of the mappings being read, for duplicates
-	src   []byte   // the document, for locate
+	// rewritten are the lines locate changed, to restore before the next
+	// call.
+	rewritten []rewrittenLine
 }
 
 // fastLine is one line of the document: its indentation and its text

@@ -1,15 +1,34 @@
 package manifest
 
-import "strconv"
+import (
+	"bytes"
+	"strconv"
+)
 
-// accepts reports whether the fast path converts data, and keeps data for
-// locate.
+// accepts reports whether the fast path converts data, and if so prepares
+// locate for it.
 func (f *fastYAML) accepts(data []byte) bool {
 	if _, ok := f.convert(data); !ok {
 		return false
 	}
-	f.src = data
+	f.index(data)
 	return true
+}
+
+// index prepares locate for data, a document the fast path accepts.
+func (f *fastYAML) index(data []byte) {
+	if n := bytes.Count(data, []byte("\n")) + 1; cap(f.lines) < n {
+		f.lines = make([]fastLine, 0, n)
+	}
+	f.split(data)
+	f.rewritten = f.rewritten[:0]
+}
+
+// rewrittenLine is a line as split, before locate read it as the first
+// key of a compact mapping.
+type rewrittenLine struct {
+	index int
+	line  fastLine
 }
 
 // locate returns the 1-based document line of the node at the field path
@@ -18,7 +37,10 @@ func (f *fastYAML) accepts(data []byte) bool {
 // in a sequence. f must have accepted the document, whose
 // flow collections and scalars fit on one line.
 func (f *fastYAML) locate(toks []string) int {
-	f.split(f.src) // reading compact mappings rewrites lines
+	for i := len(f.rewritten) - 1; i >= 0; i-- {
+		f.lines[f.rewritten[i].index] = f.rewritten[i].line
+	}
+	f.rewritten = f.rewritten[:0]
 	f.pos = 0
 	if !f.skipToContent() {
 		return 0
@@ -86,6 +108,7 @@ func (f *fastYAML) locateItem(node int, tok string, line int) (int, int) {
 		spaces := skipSpaces(item, 0)
 		item = item[spaces:]
 		if _, _, isKey := splitKey(item); isKey {
+			f.rewritten = append(f.rewritten, rewrittenLine{i, *l})
 			l.indent, l.text = indent+1+spaces, item
 			return i, i
 		}

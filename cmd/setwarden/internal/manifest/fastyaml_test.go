@@ -1,6 +1,8 @@
 package manifest
 
 import (
+	"github.com/setwarden/setwarden/policies/kjson"
+
 	"bytes"
 	"encoding/json"
 	"os"
@@ -45,8 +47,8 @@ func fastYAMLAgrees(t *testing.T, name string, doc []byte) bool {
 	}
 	if h, ok := sniffHeader(got); ok {
 		var want header
-		if err := json.Unmarshal(got, &want); err != nil || !reflect.DeepEqual(h, want) {
-			t.Errorf("%s: sniffHeader = %+v, encoding/json = %+v (%v)", name, h, want, err)
+		if err := kjson.Unmarshal(got, &want); err != nil || !reflect.DeepEqual(h, want) {
+			t.Errorf("%s: sniffHeader = %+v, encoding/json/v2 = %+v (%v)", name, h, want, err)
 		}
 	}
 	return true

@@ -15,6 +15,8 @@ type FieldLocator struct {
 	rawLine int
 	root    *yamlv3.Node
 	parsed  bool
+	// fastYAML is set when the reader's fast path converted raw.
+	fastYAML bool
 	// fast, when the document is in the fast YAML subset, places fields
 	// by walking its lines instead of building a node tree.
 	fast *fastYAML
@@ -27,7 +29,7 @@ func NewFieldLocator(doc *Document) *FieldLocator {
 	if doc.InList || len(doc.Raw) == 0 {
 		return nil
 	}
-	return &FieldLocator{raw: append([]byte(nil), doc.Raw...), rawLine: doc.RawLine}
+	return &FieldLocator{raw: append([]byte(nil), doc.Raw...), rawLine: doc.RawLine, fastYAML: doc.fastYAML}
 }
 
 // Line returns the file line of the node at path, a field path as
@@ -41,16 +43,7 @@ func (l *FieldLocator) Line(path string) int {
 		return 0
 	}
 	if !l.parsed {
-		l.parsed = true
-		if f := (&fastYAML{}); f.accepts(l.raw) {
-			l.fast = f
-			return l.rawLine + f.locate(splitFieldPath(path)) - 1
-		}
-		var doc yamlv3.Node
-		if err := yamlv3.Unmarshal(l.raw, &doc); err == nil && doc.Kind == yamlv3.DocumentNode && len(doc.Content) == 1 {
-			l.root = doc.Content[0]
-		}
-		l.raw = nil
+		l.parse()
 	}
 	if l.fast != nil {
 		return l.rawLine + l.fast.locate(splitFieldPath(path)) - 1
@@ -70,6 +63,28 @@ func (l *FieldLocator) Line(path string) int {
 		node, line = next, at
 	}
 	return l.rawLine + line - 1
+}
+
+// parse prepares the document for placing fields: the fast path's lines
+// when it accepts the document (the reader says so, or a trial conversion),
+// else a go-yaml v3 node tree.
+func (l *FieldLocator) parse() {
+	l.parsed = true
+	f := &fastYAML{}
+	switch {
+	case l.fastYAML:
+		f.index(l.raw)
+		l.fast = f
+		return
+	case f.accepts(l.raw):
+		l.fast = f
+		return
+	}
+	var doc yamlv3.Node
+	if err := yamlv3.Unmarshal(l.raw, &doc); err == nil && doc.Kind == yamlv3.DocumentNode && len(doc.Content) == 1 {
+		l.root = doc.Content[0]
+	}
+	l.raw = nil
 }
 
 // child returns the node under tok and the line that names it.

@@ -1,6 +1,9 @@
 package manifest
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestFieldLocatorLine(t *testing.T) {
 	// The document starts at file line 10, as after a "---" on line 10.
@@ -26,11 +29,28 @@ func TestFieldLocatorLine(t *testing.T) {
 		{name: "a missing field is placed at its deepest existing parent", path: "spec.template.spec.affinity.nodeAffinity", want: 16},
 		{name: "an index past the end is placed at the list", path: "spec.template.spec.tolerations[5]", want: 17},
 	}
-	l := NewFieldLocator(&Document{Raw: []byte(raw), RawLine: 10})
+	// The same document read from a file, where the reader's fast path has
+	// already accepted it, must place fields the same way.
+	var read *FieldLocator
+	file := strings.Repeat("# padding\n", 8) + "---\n" + raw
+	(&Reader{Virtual: map[string][]byte{"in.yaml": []byte(file)}}).Walk(t.Context(), []string{"in.yaml"}, &Visitor{
+		Document: func(doc *Document) {
+			if !doc.fastYAML {
+				t.Errorf("the fast path declined the document")
+			}
+			read = NewFieldLocator(doc)
+		},
+	})
+	locators := map[string]*FieldLocator{
+		"given": NewFieldLocator(&Document{Raw: []byte(raw), RawLine: 10}),
+		"read":  read,
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := l.Line(tt.path); got != tt.want {
-				t.Errorf("Line(%q) = %d, want %d", tt.path, got, tt.want)
+			for name, l := range locators {
+				if got := l.Line(tt.path); got != tt.want {
+					t.Errorf("%s: Line(%q) = %d, want %d", name, tt.path, got, tt.want)
+				}
 			}
 		})
 	}

@@ -5,10 +5,9 @@ import "bytes"
 // sniffHeader reads the header of a JSON object without decoding the rest,
 // for the common case: apiVersion, kind, metadata.name and
 // metadata.namespace are strings without escapes, and there is no items
-// field. Anything else (a List, a field of the wrong type, a key that
-// differs from a header field only in case, which encoding/json would
-// match) reports false, and the caller decodes the header with
-// encoding/json. data must be valid JSON.
+// field. Anything else (a List, a field of the wrong type) reports false,
+// and the caller decodes the header with encoding/json/v2. Names match
+// case-sensitively, as there. data must be valid JSON.
 func sniffHeader(data []byte) (h header, ok bool) {
 	ok = forEachMember(data, func(key, value []byte) bool {
 		switch string(key) {
@@ -24,22 +23,18 @@ func sniffHeader(data []byte) (h header, ok bool) {
 				case "namespace":
 					return jsonStringValue(value, &h.Metadata.Namespace)
 				}
-				return !foldsTo(key, "name") && !foldsTo(key, "namespace")
+				return true
 			})
+		case "items":
+			return false
 		}
-		return !foldsTo(key, "apiVersion") && !foldsTo(key, "kind") && !foldsTo(key, "metadata") && !foldsTo(key, "items")
+		return true
 	})
 	return h, ok
 }
 
-// foldsTo reports whether key matches name case-insensitively, as
-// encoding/json matches struct fields.
-func foldsTo(key []byte, name string) bool {
-	return bytes.EqualFold(key, []byte(name))
-}
-
 // jsonStringValue sets *dst to value when it is a string without escapes;
-// null leaves it, as encoding/json does.
+// null leaves it, as decodeOptions do.
 func jsonStringValue(value []byte, dst *string) bool {
 	if string(value) == "null" {
 		return true
@@ -108,17 +103,9 @@ func skipJSONValue(data []byte, i int) int {
 	for i < len(data) {
 		switch c := data[i]; c {
 		case '"':
-			i++
-			for i < len(data) && data[i] != '"' {
-				if data[i] == '\\' {
-					i++
-				}
-				i++
-			}
-			if i >= len(data) {
+			if i = skipJSONString(data, i); i < 0 {
 				return -1
 			}
-			i++
 		case '{', '[':
 			depth++
 			i++
@@ -147,4 +134,23 @@ func skipJSONValue(data []byte, i int) int {
 		}
 	}
 	return -1
+}
+
+// skipJSONString returns the end of the string that starts at i, or -1.
+// It jumps from quote to quote, as most strings have no escapes.
+func skipJSONString(data []byte, i int) int {
+	for i++; ; i++ {
+		end := bytes.IndexByte(data[i:], '"')
+		if end < 0 {
+			return -1
+		}
+		i += end
+		backslashes := 0
+		for j := i - 1; data[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return i + 1
+		}
+	}
 }

@@ -62,6 +62,9 @@ type Document struct {
 	RawLine int
 	// InList is set for the items of a List, whose Raw is the whole List.
 	InList bool
+	// fastYAML is set when the fast YAML path converted Raw, so that a
+	// FieldLocator can walk its lines without checking it again.
+	fastYAML bool
 }
 
 // Problem is an input error or a notice, with where it was found.

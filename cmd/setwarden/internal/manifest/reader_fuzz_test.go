@@ -43,9 +43,16 @@ func FuzzManifestReader(f *testing.F) {
 						t.Fatalf("%s: %s %s at line %d of %d", name, doc.Kind, doc.Name, doc.Line, lines)
 					}
 					loc := NewFieldLocator(doc)
+					// Without the reader's word that the fast path took it,
+					// the locator checks the document itself.
+					unsure := NewFieldLocator(&Document{Raw: doc.Raw, RawLine: doc.RawLine, InList: doc.InList})
 					for _, p := range paths {
-						if l := loc.Line(p); l < 0 || l > lines {
+						l := loc.Line(p)
+						if l < 0 || l > lines {
 							t.Fatalf("%s: field %q of %s %s placed at line %d of %d", name, p, doc.Kind, doc.Name, l, lines)
+						}
+						if u := unsure.Line(p); u != l {
+							t.Fatalf("%s: field %q of %s %s placed at line %d, or %d when the locator checks the text", name, p, doc.Kind, doc.Name, l, u)
 						}
 					}
 				},

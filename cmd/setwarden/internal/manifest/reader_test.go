@@ -148,7 +148,7 @@ func TestManifestReader(t *testing.T) {
 			files: map[string]string{"typo.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n" +
 				"spec:\n  replicas: three\n"},
 			paths: []string{"typo.yaml"},
-			want:  readResult{Errors: []string{"typo.yaml:1: Deployment web: spec.replicas: cannot decode a string into a int32"}},
+			want:  readResult{Errors: []string{"typo.yaml:1: Deployment web: spec.replicas: cannot decode a JSON string into int32"}},
 		},
 		{
 			name: "known kinds under retired apiVersions are errors, not silently passed",
@@ -183,7 +183,7 @@ func TestManifestReader(t *testing.T) {
 			name:  "a header field of the wrong type names the field",
 			files: map[string]string{"num.yaml": "apiVersion: 1\nkind: Pod\n"},
 			paths: []string{"num.yaml"},
-			want:  readResult{Errors: []string{"num.yaml:1: not a Kubernetes object: apiVersion: cannot decode a number into a string"}},
+			want:  readResult{Errors: []string{"num.yaml:1: not a Kubernetes object: apiVersion: cannot decode a JSON number into string"}},
 		},
 		{
 			name: "a directory is read recursively in lexical order, for .yaml, .yml and .json files only",

@@ -212,7 +212,8 @@ func (s *yamlSplitter) flush() {
 // separatorLen returns the length of the YAML document start ("---") or end
 // ("...") marker that begins line, or 0.
 func SeparatorLen(line []byte) int {
-	if len(line) < 3 || !(bytes.HasPrefix(line, []byte("---")) || bytes.HasPrefix(line, []byte("..."))) {
+	// Called on every line: compare bytes rather than prefixes.
+	if len(line) < 3 || line[0] != '-' && line[0] != '.' || line[1] != line[0] || line[2] != line[0] {
 		return 0
 	}
 	if len(line) == 3 {

@@ -1,6 +1,8 @@
 package report
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/xml"
 	"fmt"
 	"io"
@@ -54,98 +56,183 @@ type (
 	}
 )
 
-// JUnit returns a renderer of the report as JUnit XML: one testsuite per
-// file, one testcase per evaluated object and enabled rule (it needs a
-// report built with KeepChecked), failing for findings whose action fails
-// the check under failOn. Other findings (Audit, Mutate, and Warn unless
+// junitWriter streams JUnit XML. A testsuite's counts come before its
+// testcases, so the testcases wait in a temporary file, each already
+// rendered as it is inside the document, and only each suite's counts and
+// byte ranges in that file stay in memory.
+type junitWriter struct {
+	w      io.Writer
+	failOn FailOn
+	spool  spool
+	buf    bytes.Buffer
+	enc    *xml.Encoder // renders testcases into buf, indented at their depth
+	cases  int          // testcases rendered
+	suites []*junitSuite
+	byFile map[string]*junitSuite
+	last   *junitSuite // the suite of the last testcase
+}
+
+// junitSuite is a testsuite whose testcases are in the spool.
+type junitSuite struct {
+	JUnitSuite
+	ranges []junitRange // of its testcases in the spool
+	errors []byte       // its input error testcases, rendered
+}
+
+type junitRange struct{ off, n int64 }
+
+// NewJUnit returns a Writer of the report as JUnit XML: one testsuite per
+// file, one testcase per evaluated object and enabled rule (the Builder
+// must be given the rules), failing for findings whose action fails the
+// check under failOn. Other findings (Audit, Mutate, and Warn unless
 // failOn is warn) are listed in the testcase's system-out; rules skipped
 // for lack of data or exempted are skipped testcases; input errors are
 // testcases with an error.
-func JUnit(failOn FailOn) func(io.Writer, *Report) error {
-	return func(w io.Writer, r *Report) error {
-		doc := buildJUnit(r, failOn)
-		if _, err := io.WriteString(w, xml.Header); err != nil {
+func NewJUnit(w io.Writer, failOn FailOn) Writer {
+	j := &junitWriter{w: w, failOn: failOn, spool: spool{pattern: "setwarden-junit-*"}, byFile: map[string]*junitSuite{}}
+	j.enc = xml.NewEncoder(&j.buf)
+	j.enc.Indent("    ", "  ") // testsuites > testsuite > testcase
+	return j
+}
+
+func (j *junitWriter) Object(obj *Checked, results []Result) error {
+	for _, rule := range obj.Rules {
+		c := junitRuleCase(obj, rule, results, j.failOn)
+		if err := j.render(&c); err != nil {
 			return err
 		}
-		enc := xml.NewEncoder(w)
-		enc.Indent("", "  ")
-		if err := enc.Encode(doc); err != nil {
+		s := j.suite(obj.File)
+		s.count(&c)
+		if j.last != s || len(s.ranges) == 0 {
+			s.ranges = append(s.ranges, junitRange{off: j.spool.size})
+		}
+		j.last = s
+		n, err := j.spool.Write(j.buf.Bytes())
+		s.ranges[len(s.ranges)-1].n += int64(n)
+		if err != nil {
 			return err
 		}
-		_, err := io.WriteString(w, "\n")
+	}
+	return nil
+}
+
+// render renders c into j.buf, with the line break before it.
+func (j *junitWriter) render(c *JUnitCase) error {
+	j.buf.Reset()
+	if j.cases == 0 { // the encoder breaks the line before every element but its first
+		j.buf.WriteByte('\n')
+	}
+	j.cases++
+	if err := j.enc.EncodeElement(c, xml.StartElement{Name: xml.Name{Local: "testcase"}}); err != nil {
 		return err
 	}
+	return j.enc.Flush()
 }
 
-type junitKey struct {
-	file string
-	line int
-	obj  ObjectRef
-	rule string
+// suite returns the suite of file, started if needed.
+func (j *junitWriter) suite(file string) *junitSuite {
+	s, ok := j.byFile[file]
+	if !ok {
+		s = &junitSuite{JUnitSuite: JUnitSuite{Name: file}}
+		j.byFile[file] = s
+		j.suites = append(j.suites, s)
+	}
+	return s
 }
 
-func buildJUnit(r *Report, failOn FailOn) *JUnitSuites {
-	findings := map[junitKey][]Result{}
-	for _, res := range r.Results {
-		k := junitKey{file: res.File, line: res.Line, obj: res.Object, rule: res.Rule}
-		findings[k] = append(findings[k], res)
+// count counts c among the suite's tests.
+func (s *JUnitSuite) count(c *JUnitCase) {
+	s.Tests++
+	switch {
+	case len(c.Failures) > 0:
+		s.Failures++
+	case c.Error != nil:
+		s.Errors++
+	case c.Skipped != nil:
+		s.Skipped++
 	}
-	root := &JUnitSuites{Name: "setwarden", Suites: []JUnitSuite{}}
-	suites := map[string]int{} // file -> index in root.Suites
-	var cases []struct {
-		file string
-		c    JUnitCase
+}
+
+func (j *junitWriter) Finish(r *Report) error {
+	err := j.write(r)
+	if rerr := j.spool.remove(); err == nil {
+		err = rerr
 	}
-	for _, obj := range r.Checked {
-		for _, rule := range obj.Rules {
-			k := junitKey{file: obj.File, line: obj.Line, obj: obj.Object, rule: rule}
-			c := junitRuleCase(obj, rule, findings[k], failOn)
-			cases = append(cases, struct {
-				file string
-				c    JUnitCase
-			}{obj.File, c})
-		}
-	}
+	return err
+}
+
+// write adds the input errors to the suites of their files, after their
+// other testcases, then writes the document.
+func (j *junitWriter) write(r *Report) error {
 	for _, e := range r.Errors {
 		c := JUnitCase{Name: "read", Classname: e.File, File: e.File, Line: e.Line,
 			Error: &JUnitResult{Message: withObject(e), Type: "InputError", Text: withObject(e)}}
-		cases = append(cases, struct {
-			file string
-			c    JUnitCase
-		}{e.File, c})
-	}
-	for _, c := range cases {
-		i, ok := suites[c.file]
-		if !ok {
-			i = len(root.Suites)
-			suites[c.file] = i
-			root.Suites = append(root.Suites, JUnitSuite{Name: c.file})
+		if err := j.render(&c); err != nil {
+			return err
 		}
-		s := &root.Suites[i]
-		s.Cases = append(s.Cases, c.c)
-		s.Tests++
-		switch {
-		case len(c.c.Failures) > 0:
-			s.Failures++
-		case c.c.Error != nil:
-			s.Errors++
-		case c.c.Skipped != nil:
-			s.Skipped++
-		}
+		s := j.suite(e.File)
+		s.count(&c)
+		s.errors = append(s.errors, j.buf.Bytes()...)
 	}
-	for _, s := range root.Suites {
+	root := JUnitSuites{Name: "setwarden"}
+	for _, s := range j.suites {
 		root.Tests += s.Tests
 		root.Failures += s.Failures
 		root.Errors += s.Errors
 		root.Skipped += s.Skipped
 	}
-	return root
+	bw := bufio.NewWriter(j.w)
+	bw.WriteString(xml.Header)
+	if err := writeStartTag(bw, root, "testsuites"); err != nil {
+		return err
+	}
+	for _, s := range j.suites {
+		if err := j.writeSuite(bw, s); err != nil {
+			return err
+		}
+	}
+	if len(j.suites) > 0 {
+		bw.WriteString("\n")
+	}
+	bw.WriteString("</testsuites>\n")
+	return bw.Flush()
 }
 
-func junitRuleCase(obj Checked, rule string, results []Result, failOn FailOn) JUnitCase {
+func (j *junitWriter) writeSuite(bw *bufio.Writer, s *junitSuite) error {
+	bw.WriteString("\n  ")
+	if err := writeStartTag(bw, s.JUnitSuite, "testsuite"); err != nil {
+		return err
+	}
+	for _, r := range s.ranges {
+		if err := j.spool.copyTo(bw, r.off, r.n); err != nil {
+			return err
+		}
+	}
+	bw.Write(s.errors)
+	bw.WriteString("\n  </testsuite>")
+	return nil
+}
+
+// writeStartTag writes the start tag of v, with its attributes, as
+// encoding/xml renders it; v's child elements must be empty.
+func writeStartTag(w io.Writer, v any, name string) error {
+	var b bytes.Buffer
+	if err := xml.NewEncoder(&b).EncodeElement(v, xml.StartElement{Name: xml.Name{Local: name}}); err != nil {
+		return err
+	}
+	_, err := w.Write(bytes.TrimSuffix(b.Bytes(), []byte("</"+name+">")))
+	return err
+}
+
+func junitRuleCase(obj *Checked, rule string, results []Result, failOn FailOn) JUnitCase {
 	c := JUnitCase{Name: rule, Classname: obj.Object.KindGroup() + " " + obj.Object.NamespacedName(), File: obj.File, Line: obj.Line}
 	var out []string
+	found := false
 	for _, res := range results {
+		if res.Rule != rule {
+			continue
+		}
+		found = true
 		line := joinNonEmpty(": ", res.Field, res.Message)
 		if failOn.Fails(res.Action) {
 			c.Failures = append(c.Failures, JUnitResult{Message: line, Type: string(res.Action),
@@ -156,10 +243,10 @@ func junitRuleCase(obj Checked, rule string, results []Result, failOn FailOn) JU
 	}
 	c.SystemOut = strings.Join(out, "\n")
 	switch {
-	case len(c.Failures) > 0 || len(results) > 0:
-	case obj.Skipped[rule] != "":
-		c.Skipped = &JUnitSkipped{Message: "skipped for lack of data: " + obj.Skipped[rule]}
-	case obj.Exempted[rule]:
+	case found:
+	case obj.skipReason(rule) != "":
+		c.Skipped = &JUnitSkipped{Message: "skipped for lack of data: " + obj.skipReason(rule)}
+	case obj.exempted(rule):
 		c.Skipped = &JUnitSkipped{Message: "exempted"}
 	}
 	return c

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"encoding/json"
+	"bufio"
 	"fmt"
 	"io"
 	"sort"
@@ -14,22 +14,126 @@ import (
 // actionOrder is the order actions are listed in summaries, most severe first.
 var actionOrder = []policies.Action{policies.ActionDeny, policies.ActionWarn, policies.ActionAudit, policies.ActionMutate}
 
-// JSON writes the report as one indented JSON document.
-func JSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false) // "<stdin>" stays readable
-	return enc.Encode(r)
+// jsonWriter streams the report as one indented JSON document, the
+// results first, as encoding/json writes the Report.
+type jsonWriter struct {
+	bw      *bufio.Writer
+	results *jsonArray
+	started bool
 }
 
-// YAML writes the report in the shape of the JSON output, as YAML.
-func YAML(w io.Writer, r *Report) error {
-	data, err := yaml.Marshal(r)
+// NewJSON returns a Writer of the report as one indented JSON document,
+// in the documented shape {"results":[...],"summary":{...},"errors":[...]}.
+func NewJSON(w io.Writer) Writer {
+	bw := bufio.NewWriter(w)
+	return &jsonWriter{bw: bw, results: newJSONArray(bw, 2)}
+}
+
+func (j *jsonWriter) start() {
+	if !j.started {
+		j.started = true
+		j.bw.WriteString("{\n  \"results\": [")
+	}
+}
+
+func (j *jsonWriter) Object(_ *Checked, results []Result) error {
+	j.start()
+	for i := range results {
+		if err := j.results.add(&results[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// jsonTail is what follows the results in the JSON document.
+type jsonTail struct {
+	Summary Summary   `json:"summary"`
+	Errors  []Problem `json:"errors"`
+}
+
+func (j *jsonWriter) Finish(r *Report) error {
+	j.start()
+	tail, err := encodeIndented(jsonTail{Summary: r.Summary, Errors: nonNil(r.Errors)})
 	if err != nil {
 		return err
 	}
-	_, err = w.Write(data)
+	j.bw.WriteString(j.results.end())
+	j.bw.WriteString(",")
+	j.bw.Write(tail[1:]) // without its "{": it continues the document
+	return j.bw.Flush()
+}
+
+// nonNil makes a nil list render as [], as the documented shape has it.
+func nonNil(ps []Problem) []Problem {
+	if ps == nil {
+		return []Problem{}
+	}
+	return ps
+}
+
+// yamlWriter streams the report in the shape of the JSON output, as YAML.
+// YAML sorts the keys, so the results come after the errors, which are
+// only known at the end: they wait in a temporary file.
+type yamlWriter struct {
+	w       io.Writer
+	results spool
+}
+
+// NewYAML returns a Writer of the report in the shape of the JSON output,
+// as YAML.
+func NewYAML(w io.Writer) Writer {
+	return &yamlWriter{w: w, results: spool{pattern: "setwarden-yaml-*"}}
+}
+
+func (y *yamlWriter) Object(_ *Checked, results []Result) error {
+	for i := range results {
+		// A list of one renders as the list's item does inside the
+		// document: YAML does not indent a list under its key.
+		data, err := yaml.Marshal(results[i : i+1])
+		if err != nil {
+			return err
+		}
+		if _, err := y.results.Write(data); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (y *yamlWriter) Finish(r *Report) error {
+	err := y.write(r)
+	if rerr := y.results.remove(); err == nil {
+		err = rerr
+	}
 	return err
+}
+
+func (y *yamlWriter) write(r *Report) error {
+	head, err := yaml.Marshal(struct {
+		Errors []Problem `json:"errors"`
+	}{nonNil(r.Errors)})
+	if err != nil {
+		return err
+	}
+	tail, err := yaml.Marshal(struct {
+		Summary Summary `json:"summary"`
+	}{r.Summary})
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriter(y.w)
+	bw.Write(head)
+	if y.results.size == 0 {
+		bw.WriteString("results: []\n")
+	} else {
+		bw.WriteString("results:\n")
+		if err := y.results.copyTo(bw, 0, y.results.size); err != nil {
+			return err
+		}
+	}
+	bw.Write(tail)
+	return bw.Flush()
 }
 
 // ANSI colours of the text output, by action; the words stay, so nothing is
@@ -45,47 +149,60 @@ const (
 	colorReset = "\x1b[0m"
 )
 
-// Text writes the report for people and grep, without colour: one line per
-// finding, in the grammar of compilers and kubectl,
+// textWriter streams the text report: the findings as they come, then
+// the notices, errors and summary.
+type textWriter struct {
+	bw    *bufio.Writer
+	color bool
+	wrote bool // whether a line precedes the summary
+}
+
+// NewText returns a Writer of the report for people and grep, coloured
+// when color is set (for a terminal; the words stay, so nothing is lost
+// without colour): one line per finding, in the grammar of compilers and
+// kubectl,
 //
 //	FILE:LINE: ACTION RULE KIND.GROUP NAMESPACE/NAME: FIELD: Type: detail
 //
 // then one "FILE:LINE: notice: ..." line per notice, one
 // "FILE:LINE: error: ..." line per input error, and a summary.
-func Text(w io.Writer, r *Report) error { return WriteText(w, r, false) }
+func NewText(w io.Writer, color bool) Writer {
+	return &textWriter{bw: bufio.NewWriter(w), color: color}
+}
 
-// ColorText is Text with the actions, notices and errors coloured, for a
-// terminal.
-func ColorText(w io.Writer, r *Report) error { return WriteText(w, r, true) }
-
-// WriteText writes the text report, coloured when color is set.
-func WriteText(w io.Writer, r *Report, color bool) error {
-	paint := func(code, s string) string {
-		if !color || code == "" {
-			return s
-		}
-		return code + s + colorReset
+func (t *textWriter) paint(code, s string) string {
+	if !t.color || code == "" {
+		return s
 	}
-	var b strings.Builder
-	for _, res := range r.Results {
-		fmt.Fprintf(&b, "%s: %s %s %s %s: %s\n", paint(colorDim, place(res.File, res.Line)), paint(actionColors[res.Action], string(res.Action)), res.Rule,
+	return code + s + colorReset
+}
+
+func (t *textWriter) Object(_ *Checked, results []Result) error {
+	for _, res := range results {
+		t.wrote = true
+		fmt.Fprintf(t.bw, "%s: %s %s %s %s: %s\n", t.paint(colorDim, place(res.File, res.Line)), t.paint(actionColors[res.Action], string(res.Action)), res.Rule,
 			res.Object.KindGroup(), res.Object.NamespacedName(), joinNonEmpty(": ", res.Field, res.Message))
 	}
+	return nil
+}
+
+func (t *textWriter) Finish(r *Report) error {
+	var b strings.Builder
 	for _, n := range r.Summary.Notices {
-		fmt.Fprintf(&b, "%s: %s: %s\n", paint(colorDim, place(n.File, n.Line)), paint(colorDim, "notice"), withObject(n))
+		fmt.Fprintf(&b, "%s: %s: %s\n", t.paint(colorDim, place(n.File, n.Line)), t.paint(colorDim, "notice"), withObject(n))
 	}
 	for _, e := range r.Errors {
-		fmt.Fprintf(&b, "%s: %s: %s\n", paint(colorDim, place(e.File, e.Line)), paint(colorError, "error"), withObject(e))
+		fmt.Fprintf(&b, "%s: %s: %s\n", t.paint(colorDim, place(e.File, e.Line)), t.paint(colorError, "error"), withObject(e))
+	}
+	if t.wrote || b.Len() > 0 {
+		b.WriteString("\n")
 	}
 	writeSummary(&b, &r.Summary)
-	_, err := io.WriteString(w, b.String())
-	return err
+	t.bw.WriteString(b.String())
+	return t.bw.Flush()
 }
 
 func writeSummary(b *strings.Builder, s *Summary) {
-	if b.Len() > 0 {
-		b.WriteString("\n")
-	}
 	b.WriteString("Summary:\n")
 	fmt.Fprintf(b, "  objects: %d read, %d evaluated", s.Objects, s.Evaluated)
 	if len(s.NotEvaluated) > 0 {

@@ -1,6 +1,8 @@
-// Package report collects the engine's per-object reports into the result of
-// `setwarden check` and renders it as text or JSON. The JSON shape is public
-// and stable; examples/README.md documents it.
+// Package report turns the engine's per-object reports into the output of
+// `setwarden check`: text, JSON, YAML, SARIF or JUnit. The outputs are
+// written while the check runs, so memory does not grow with the number of
+// objects. The JSON shape is public and stable; examples/README.md
+// documents it.
 package report
 
 import (
@@ -10,7 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
-// Report is the whole result of one check, as rendered with -o json.
+// Report is the whole result of one check, in the documented shape of -o
+// json. The Builder does not keep Results: they go to its Writer as they
+// are found, so a finished Builder's report has only the summary and errors.
 type Report struct {
 	// Results are the findings that are not exempt, in input order.
 	Results []Result `json:"results"`
@@ -18,23 +22,40 @@ type Report struct {
 	Summary Summary `json:"summary"`
 	// Errors are input errors: what could not be read or decoded.
 	Errors []Problem `json:"errors"`
-	// Checked lists every evaluated object with the rules that ran on it,
-	// for formats with one entry per object and rule (JUnit). It is only
-	// filled when the Builder was asked to, since it grows with the input.
-	Checked []Checked `json:"-"`
 }
 
-// Checked is one evaluated object and what ran on it.
+// Checked is one evaluated object and what ran on it, for formats with one
+// entry per object and rule (JUnit).
 type Checked struct {
 	File   string
 	Line   int
 	Object ObjectRef
 	// Rules are the IDs of the rules enabled for the object, in catalogue
-	// order; Skipped and Exempted map some of them to why they did not
-	// produce findings.
+	// order, when the Builder was given them; Skipped and Exempted are the
+	// engine's, and tell why some of them produced no findings.
 	Rules    []string
-	Skipped  map[string]string
-	Exempted map[string]bool
+	Skipped  []policies.Skip
+	Exempted []policies.Finding
+}
+
+// skipReason returns why rule did not run on the object, or "".
+func (c *Checked) skipReason(rule string) string {
+	for _, sk := range c.Skipped {
+		if sk.Rule == rule {
+			return sk.Reason
+		}
+	}
+	return ""
+}
+
+// exempted reports whether the object is exempt from a finding of rule.
+func (c *Checked) exempted(rule string) bool {
+	for _, f := range c.Exempted {
+		if f.Rule == rule {
+			return true
+		}
+	}
+	return false
 }
 
 // Result is one finding on one object.
@@ -119,18 +140,25 @@ type Skipped struct {
 	Objects int    `json:"objects"`
 }
 
-// Builder collects a Report object by object.
+// Builder collects a check object by object. It hands each object's
+// results to its Writer at once and keeps only what does not grow with the
+// number of objects (counts), plus notices and input errors, which are rare.
 type Builder struct {
-	// KeepChecked fills Report.Checked; set it before the first Add.
-	KeepChecked bool
-
+	w       Writer
+	err     error    // the Writer's first error; it gets no more objects
+	results []Result // one object's results, reused from object to object
 	report  Report
 	skipped map[Skipped]int // keyed with Objects == 0
 }
 
-// NewBuilder returns an empty Builder.
-func NewBuilder() *Builder {
+// NewBuilder returns an empty Builder that streams to w, or only counts
+// when w is nil.
+func NewBuilder(w Writer) *Builder {
+	if w == nil {
+		w = discard{}
+	}
 	return &Builder{
+		w: w,
 		report: Report{
 			Results: []Result{},
 			Errors:  []Problem{},
@@ -148,13 +176,15 @@ func NewBuilder() *Builder {
 	}
 }
 
-// AddEvaluated records the engine's report on one workload. fieldLine, when
-// not nil, returns the line of a field path (0 when unknown); rules are the
-// rules enabled for the object, recorded when KeepChecked is set.
+// AddEvaluated records the engine's report on one workload and writes its
+// results. fieldLine, when not nil, returns the line of a field path (0
+// when unknown); rules are the rules enabled for the object, which only
+// JUnit needs.
 func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies.Report, fieldLine func(string) int, rules []string) {
 	s := &b.report.Summary
 	s.Objects++
 	s.Evaluated++
+	b.results = b.results[:0]
 	for _, f := range r.Findings {
 		res := Result{
 			Rule: f.Rule, Action: f.Action, Object: obj,
@@ -165,11 +195,8 @@ func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies
 				res.FieldLine = l
 			}
 		}
-		b.report.Results = append(b.report.Results, res)
+		b.results = append(b.results, res)
 		s.ByAction[f.Action]++
-	}
-	if b.KeepChecked {
-		b.addChecked(file, line, obj, r, rules)
 	}
 	for _, f := range r.Exempted {
 		s.Exempted[f.Rule]++
@@ -180,23 +207,10 @@ func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies
 	for _, n := range r.Notices {
 		s.Notices = append(s.Notices, Problem{File: file, Line: line, Object: &obj, Message: n})
 	}
-}
-
-func (b *Builder) addChecked(file string, line int, obj ObjectRef, r *policies.Report, rules []string) {
-	c := Checked{File: file, Line: line, Object: obj, Rules: rules}
-	for _, sk := range r.Skipped {
-		if c.Skipped == nil {
-			c.Skipped = map[string]string{}
-		}
-		c.Skipped[sk.Rule] = sk.Reason
+	if b.err == nil {
+		c := Checked{File: file, Line: line, Object: obj, Rules: rules, Skipped: r.Skipped, Exempted: r.Exempted}
+		b.err = b.w.Object(&c, b.results)
 	}
-	for _, f := range r.Exempted {
-		if c.Exempted == nil {
-			c.Exempted = map[string]bool{}
-		}
-		c.Exempted[f.Rule] = true
-	}
-	b.report.Checked = append(b.report.Checked, c)
 }
 
 // AddNotEvaluated counts an object no rule applies to, by kind.
@@ -215,8 +229,10 @@ func (b *Builder) AddNotice(p Problem) {
 	b.report.Summary.Notices = append(b.report.Summary.Notices, p)
 }
 
-// Report returns the collected report. Skipped rules are in catalogue order.
-func (b *Builder) Report() *Report {
+// Finish completes the report, has the Writer write its end, and returns
+// the report without its results (they went to the Writer) and the
+// Writer's first error. Skipped rules are in catalogue order.
+func (b *Builder) Finish() (*Report, error) {
 	r := b.report
 	r.Summary.Errors = len(r.Errors)
 	order := map[string]int{}
@@ -235,7 +251,12 @@ func (b *Builder) Report() *Report {
 		}
 		return a.Reason < c.Reason
 	})
-	return &r
+	// The Writer finishes even after an error, to release its temporary files.
+	err := b.w.Finish(&r)
+	if b.err != nil {
+		err = b.err
+	}
+	return &r, err
 }
 
 // Denied reports whether any result denies its object.

@@ -3,8 +3,10 @@ package report
 import (
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -20,10 +22,8 @@ var (
 	reportPod   = ObjectRef{APIVersion: "v1", Kind: "Pod", Namespace: "ml", Name: "cuda"}
 )
 
-// reportFull builds a report that uses every part of the format.
-func reportFull() *Report {
-	b := NewBuilder()
-	b.KeepChecked = true
+// reportFull fills b with a check that uses every part of the formats.
+func reportFull(b *Builder) {
 	b.AddNotice(Problem{File: "examples/blob.yaml", Message: "skipped: not UTF-8 text"})
 	b.AddError(Problem{File: "examples/bad.yaml", Line: 7, Message: "invalid YAML: yaml: line 7: mapping values are not allowed in this context"})
 	b.AddEvaluated("examples/redis.yaml", 12, reportRedis, &policies.Report{
@@ -68,8 +68,70 @@ func reportFull() *Report {
 	b.AddNotEvaluated(ObjectRef{APIVersion: "v1", Kind: "Service", Name: "redis"})
 	b.AddNotEvaluated(ObjectRef{APIVersion: "v1", Kind: "Service", Name: "web"})
 	b.AddNotEvaluated(ObjectRef{APIVersion: "cert-manager.io/v1", Kind: "Certificate", Name: "tls"})
-	return b.Report()
 }
+
+// reportObject is one object as a Writer received it.
+type reportObject struct {
+	Checked
+	results []Result
+}
+
+// reportCollector is a Writer that keeps everything, to compare the
+// streamed outputs with the whole report.
+type reportCollector struct {
+	objects []reportObject
+	report  Report
+}
+
+func (c *reportCollector) Object(obj *Checked, results []Result) error {
+	c.objects = append(c.objects, reportObject{Checked: *obj, results: slices.Clone(results)})
+	return nil
+}
+
+func (c *reportCollector) Finish(r *Report) error {
+	c.report = *r
+	c.report.Results = []Result{}
+	for _, o := range c.objects {
+		c.report.Results = append(c.report.Results, o.results...)
+	}
+	return nil
+}
+
+// reportTee is a Writer that writes to all of its Writers.
+type reportTee []Writer
+
+func (t reportTee) Object(obj *Checked, results []Result) error {
+	for _, w := range t {
+		if err := w.Object(obj, results); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t reportTee) Finish(r *Report) error {
+	for _, w := range t {
+		if err := w.Finish(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reportRun fills a Builder with fill, streaming to the Writers, and
+// returns what a reportCollector received: the whole report.
+func reportRun(t *testing.T, fill func(*Builder), writers ...Writer) *reportCollector {
+	t.Helper()
+	c := &reportCollector{}
+	b := NewBuilder(append(reportTee{c}, writers...))
+	fill(b)
+	if _, err := b.Finish(); err != nil {
+		t.Fatalf("Finish() error = %v", err)
+	}
+	return c
+}
+
+func reportEmpty(*Builder) {}
 
 // reportFieldLines places the given field paths at lines, and no other.
 func reportFieldLines(lines map[string]int) func(string) int {
@@ -80,24 +142,20 @@ func TestReportRender(t *testing.T) {
 	tests := []struct {
 		name   string
 		golden string
-		report *Report
-		render func(w *bytes.Buffer, r *Report) error
+		fill   func(*Builder)
+		writer func(io.Writer) Writer
 	}{
-		{name: "an empty check renders only the summary", golden: "empty.txt", report: NewBuilder().Report(),
-			render: func(w *bytes.Buffer, r *Report) error { return Text(w, r) }},
-		{name: "an empty check renders empty lists, not nulls, in JSON", golden: "empty.json", report: NewBuilder().Report(),
-			render: func(w *bytes.Buffer, r *Report) error { return JSON(w, r) }},
-		{name: "findings, notices, errors and every summary count render as text", golden: "full.txt", report: reportFull(),
-			render: func(w *bytes.Buffer, r *Report) error { return Text(w, r) }},
-		{name: "findings, notices, errors and every summary count render as JSON", golden: "full.json", report: reportFull(),
-			render: func(w *bytes.Buffer, r *Report) error { return JSON(w, r) }},
+		{name: "an empty check renders only the summary", golden: "empty.txt", fill: reportEmpty,
+			writer: func(w io.Writer) Writer { return NewText(w, false) }},
+		{name: "an empty check renders empty lists, not nulls, in JSON", golden: "empty.json", fill: reportEmpty, writer: NewJSON},
+		{name: "findings, notices, errors and every summary count render as text", golden: "full.txt", fill: reportFull,
+			writer: func(w io.Writer) Writer { return NewText(w, false) }},
+		{name: "findings, notices, errors and every summary count render as JSON", golden: "full.json", fill: reportFull, writer: NewJSON},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var got bytes.Buffer
-			if err := tt.render(&got, tt.report); err != nil {
-				t.Fatalf("render error = %v", err)
-			}
+			reportRun(t, tt.fill, tt.writer(&got))
 			path := filepath.Join("testdata", tt.golden)
 			if *update {
 				if err := os.WriteFile(path, got.Bytes(), 0o644); err != nil {
@@ -116,7 +174,8 @@ func TestReportRender(t *testing.T) {
 }
 
 func TestReportBuilder(t *testing.T) {
-	r := reportFull()
+	r := &reportRun(t, reportFull).report
+	empty, _ := NewBuilder(nil).Finish()
 	tests := []struct {
 		name string
 		got  any
@@ -141,7 +200,7 @@ func TestReportBuilder(t *testing.T) {
 		{name: "a field the reader cannot place is located at the object's line", got: r.Results[0].FieldLine, want: 12},
 		{name: "the errors count is the length of the errors list", got: r.Summary.Errors, want: 1},
 		{name: "a report with a Deny is denied", got: r.Denied(), want: true},
-		{name: "an empty report is not denied", got: NewBuilder().Report().Denied(), want: false},
+		{name: "an empty report is not denied", got: empty.Denied(), want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

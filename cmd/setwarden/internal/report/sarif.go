@@ -1,7 +1,8 @@
 package report
 
 import (
-	"encoding/json"
+	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/url"
@@ -101,20 +102,87 @@ func sarifLevel(a policies.Action) string {
 	return "note"
 }
 
-// SARIF writes the report as a SARIF 2.1.0 log for code-scanning tools:
-// one rule entry per rule ID of the catalogue, and each finding located at
-// the line of the offending field when the reader could place it, else at
-// the object's first line. Input errors are tool notifications.
-func SARIF(w io.Writer, r *Report) error {
+// sarifWriter streams a SARIF log. The run's invocation, which says
+// whether input errors occurred, comes before its results in the
+// document, so the results wait in a temporary file, each already
+// rendered as it is inside the document.
+type sarifWriter struct {
+	w       io.Writer
+	spool   spool
+	results *jsonArray
+	index   map[string]int // rule ID -> index in the driver's rules
+}
+
+// NewSARIF returns a Writer of the report as a SARIF 2.1.0 log for
+// code-scanning tools: one rule entry per rule ID of the catalogue, and
+// each finding located at the line of the offending field when the reader
+// could place it, else at the object's first line. Input errors are tool
+// notifications.
+func NewSARIF(w io.Writer) Writer {
+	s := &sarifWriter{w: w, spool: spool{pattern: "setwarden-sarif-*"}, index: map[string]int{}}
+	s.results = newJSONArray(&s.spool, 4) // root > runs > run > results
+	for i := range policies.Rules {
+		s.index[policies.Rules[i].ID] = i
+	}
+	return s
+}
+
+func (s *sarifWriter) Object(_ *Checked, results []Result) error {
+	for i := range results {
+		if err := s.results.add(sarifResultOf(&results[i], s.index)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sarifResultOf returns the SARIF result of res; index maps rule IDs to
+// their index in the driver's rules.
+func sarifResultOf(res *Result, index map[string]int) sarifResult {
+	return sarifResult{
+		RuleID: res.Rule, RuleIndex: index[res.Rule], Level: sarifLevel(res.Action),
+		Message:    sarifText{Text: fmt.Sprintf("%s %s: %s", res.Object.KindGroup(), res.Object.NamespacedName(), joinNonEmpty(": ", res.Field, res.Message))},
+		Locations:  []sarifLocation{sarifLocate(res.File, res.FieldLine, &res.Object)},
+		Properties: map[string]string{"action": string(res.Action), "field": res.Field},
+	}
+}
+
+func (s *sarifWriter) Finish(r *Report) error {
+	err := s.write(r)
+	if rerr := s.spool.remove(); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// write writes the log without results, with the spooled results spliced
+// into its empty results array, the last array of the document.
+func (s *sarifWriter) write(r *Report) error {
+	doc, err := encodeIndented(sarifLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []sarifRun{sarifRunOf(r)}})
+	if err != nil {
+		return err
+	}
+	const empty = `"results": []`
+	i := bytes.LastIndex(doc, []byte(empty)) + len(empty) - 1 // at the "]"
+	bw := bufio.NewWriter(s.w)
+	bw.Write(doc[:i])
+	if err := s.spool.copyTo(bw, 0, s.spool.size); err != nil {
+		return err
+	}
+	bw.WriteString(strings.TrimSuffix(s.results.end(), "]")) // doc[i:] has it
+	bw.Write(doc[i:])
+	return bw.Flush()
+}
+
+// sarifRunOf returns the run of the report, without its results.
+func sarifRunOf(r *Report) sarifRun {
 	run := sarifRun{
 		Tool:        sarifTool{Driver: sarifDriver{Name: "setwarden", InformationURI: ToolURI, Rules: []sarifRule{}}},
 		Invocations: []sarifInvocation{{ExecutionSuccessful: len(r.Errors) == 0}},
 		Results:     []sarifResult{},
 	}
-	index := map[string]int{}
 	for i := range policies.Rules {
 		rule := &policies.Rules[i]
-		index[rule.ID] = i
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, sarifRule{
 			ID:                   rule.ID,
 			ShortDescription:     sarifText{Text: rule.Description},
@@ -124,23 +192,12 @@ func SARIF(w io.Writer, r *Report) error {
 			DefaultConfiguration: sarifRuleConf{Level: sarifLevel(rule.DefaultAction)},
 		})
 	}
-	for _, res := range r.Results {
-		run.Results = append(run.Results, sarifResult{
-			RuleID: res.Rule, RuleIndex: index[res.Rule], Level: sarifLevel(res.Action),
-			Message:    sarifText{Text: fmt.Sprintf("%s %s: %s", res.Object.KindGroup(), res.Object.NamespacedName(), joinNonEmpty(": ", res.Field, res.Message))},
-			Locations:  []sarifLocation{sarifLocate(res.File, res.FieldLine, &res.Object)},
-			Properties: map[string]string{"action": string(res.Action), "field": res.Field},
-		})
-	}
 	for _, e := range r.Errors {
 		run.Invocations[0].ToolExecutionNotifications = append(run.Invocations[0].ToolExecutionNotifications, sarifNotification{
 			Level: "error", Message: sarifText{Text: withObject(e)}, Locations: []sarifLocation{sarifLocate(e.File, e.Line, e.Object)},
 		})
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(sarifLog{Schema: SARIFSchema, Version: "2.1.0", Runs: []sarifRun{run}})
+	return run
 }
 
 func sarifLocate(file string, line int, obj *ObjectRef) sarifLocation {

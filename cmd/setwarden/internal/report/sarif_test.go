@@ -21,9 +21,7 @@ func TestSARIFValidatesAgainstTheSchema(t *testing.T) {
 		t.Fatalf("compiling %s: %v", schemaFile, err)
 	}
 	var full bytes.Buffer
-	if err := SARIF(&full, reportFull()); err != nil {
-		t.Fatal(err)
-	}
+	reportRun(t, reportFull, NewSARIF(&full))
 	golden, err := os.ReadFile(filepath.Join("..", "..", "app", "testdata", "examples.sarif"))
 	if err != nil {
 		t.Fatal(err)
