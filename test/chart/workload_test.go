@@ -121,6 +121,11 @@ func TestChartDeploymentHardening(t *testing.T) {
 			if c.Resources.Requests.Cpu().IsZero() || c.Resources.Limits.Memory().IsZero() {
 				t.Errorf("resources = %+v, want requests and limits", c.Resources)
 			}
+			goMemLimit := corev1.EnvVar{Name: "GOMEMLIMIT", ValueFrom: &corev1.EnvVarSource{
+				ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory"}}}
+			if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return cmp.Equal(e, goMemLimit) }) {
+				t.Errorf("env %+v has no GOMEMLIMIT from the memory limit", c.Env)
+			}
 			if grace := *pod.Spec.TerminationGracePeriodSeconds; grace <= 35 || c.Lifecycle.PreStop.Sleep.Seconds != 5 {
 				t.Errorf("terminationGracePeriodSeconds %d with preStop sleep %d must cover them plus the 30s shutdown", grace, c.Lifecycle.PreStop.Sleep.Seconds)
 			}

@@ -1,9 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -68,6 +71,62 @@ func benchmarkCheck(b *testing.B, objects int, fileOutputs ...string) {
 	b.ReportMetric(float64(objects*b.N)/elapsed.Seconds(), "objects/s")
 	b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MiB")
 	b.ReportMetric(float64(out.n)/(1<<20), "output-MiB")
+}
+
+// TestCheckOutputIsTheSameOnEveryCore checks a mixed input, good files and
+// broken ones, generated and bundled, with one core and with several: the
+// reader decodes on every core, and the reports must not show it.
+func TestCheckOutputIsTheSameOnEveryCore(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "corpus"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := corpus.WriteFiles(filepath.Join(dir, "corpus"), 600, 150); err != nil {
+		t.Fatal(err)
+	}
+	broken := map[string]string{
+		"a-broken.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   labels: {}\n---\napiVersion: apps/v1\nkind: Deployment\n" +
+			"metadata: {name: web}\nspec: {replicas: \"3\"}\n---\napiVersion: apps/v1beta1\nkind: StatefulSet\nmetadata: {name: zk}\n",
+		"b-binary.yaml": "\x89PNG\r\n\x1a\n\x00\x00",
+		"c-stream.json": `{"apiVersion":"v1","kind":"List","items":[{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"agent"}}]}` + "\n{\"kind\":",
+	}
+	for name, content := range broken {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	examples := filepath.Join("..", "..", "..", "examples")
+	stdin := "apiVersion: v1\nkind: Service\nmetadata: {name: piped}\n---\nkey: [unclosed\n"
+	check := func(procs int) (stdout, text string) {
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+		textFile := filepath.Join(t.TempDir(), "report.txt")
+		var out, errOut bytes.Buffer
+		args := []string{"check", "--fail-on", "never", "-o", "json", "-o", "text=" + textFile, dir, examples, "-", "missing.yaml"}
+		// Input errors exit with 2, after checking everything else.
+		if code := Run(t.Context(), args, strings.NewReader(stdin), &out, &errOut); code != ExitUsage {
+			t.Fatalf("with %d cores: exit code %d, want %d for the broken files; stderr:\n%s", procs, code, ExitUsage, errOut.String())
+		}
+		report, err := os.ReadFile(textFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.String(), strings.ReplaceAll(string(report), textFile, "REPORT")
+	}
+	wantJSON, wantText := check(1)
+	for _, want := range []string{"a-broken.yaml", "c-stream.json", "not UTF-8 text", "<stdin>", "missing.yaml"} {
+		if !strings.Contains(wantJSON, want) {
+			t.Fatalf("the JSON report with one core lacks %s: the input is not as mixed as intended", want)
+		}
+	}
+	for _, procs := range []int{2, 4} {
+		gotJSON, gotText := check(procs)
+		if gotJSON != wantJSON {
+			t.Errorf("the JSON report with %d cores differs from the one with one core", procs)
+		}
+		if gotText != wantText {
+			t.Errorf("the text report with %d cores differs from the one with one core", procs)
+		}
+	}
 }
 
 // checkCountingWriter counts what is written to it, and keeps only the

@@ -26,6 +26,9 @@ import (
 //  2. Every document is decoded, evaluated and dropped; its results go to
 //     the outputs at once, and only counts stay.
 //
+// The reader decodes documents on every core but hands them over in input
+// order on this goroutine, so the evaluation and the report need no locks.
+//
 // Deferring only the StatefulSets whose Service had not been seen yet would
 // save the first pass, but not for Nodes, which every workload may need.
 // Documents and problems of the files the outputs go to are skipped: an

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -275,6 +276,9 @@ func setupWebhooks(ctx context.Context, mgr manager.Manager, cfg *policies.Confi
 			}
 		}
 	}
+	if err := mgr.Add(&releaseAfterSync{cache: mgr.GetCache()}); err != nil {
+		return err
+	}
 	if o.configPath != "" {
 		w := &swwebhook.ConfigWatcher{Path: o.configPath, Interval: o.configInterval, Store: engines, Metrics: m, Loaded: raw}
 		if err := mgr.Add(w); err != nil {
@@ -316,3 +320,27 @@ func setupChecks(ctx context.Context, mgr manager.Manager, o *serveOptions, cert
 		return nil
 	})
 }
+
+// releaseAfterSync returns the memory of the caches' initial lists to the
+// operating system once the caches have synced. In a big cluster those lists
+// (every Service and Node, whole, before the cache strips them) are garbage
+// the moment the informers have stored them, but the process would keep
+// their pages until the next collection and the scavenger's slow pace: on
+// 10,000 Services and 1,000 Nodes that is tens of MiB of resident memory.
+type releaseAfterSync struct {
+	cache interface {
+		WaitForCacheSync(ctx context.Context) bool
+	}
+}
+
+// Start implements manager.Runnable; it returns once it has run.
+func (r *releaseAfterSync) Start(ctx context.Context) error {
+	if r.cache.WaitForCacheSync(ctx) {
+		debug.FreeOSMemory()
+	}
+	return nil
+}
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: every
+// replica has its own memory.
+func (*releaseAfterSync) NeedLeaderElection() bool { return false }

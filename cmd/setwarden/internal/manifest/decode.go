@@ -68,6 +68,10 @@ type decoder struct {
 	fast *fastYAML
 	// fastYAML is set when fast converted the document.
 	fastYAML bool
+	// deferList, when set, takes the items of a List instead of their
+	// being decoded here: a worker hands Lists back, so that their items
+	// are spread over the workers too, a window at a time.
+	deferList func(b *decoder, src Source, items []jsontext.Value, depth int)
 }
 
 // decodeYAMLDocument converts one YAML document to JSON and adds its objects.
@@ -179,6 +183,10 @@ func (b *decoder) emit(doc *Document) {
 func (b *decoder) decodeList(src Source, h *header, depth int) {
 	if depth >= maxListDepth {
 		b.v.errorf(src, "%s nested more than %d levels deep", h.Kind, maxListDepth)
+		return
+	}
+	if b.deferList != nil {
+		b.deferList(b, src, h.Items, depth)
 		return
 	}
 	for _, item := range h.Items {

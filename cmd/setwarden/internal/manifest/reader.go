@@ -1,9 +1,10 @@
 // Package manifest reads Kubernetes manifests for the offline check: files,
 // directories and stdin, multi-document YAML, JSON and Lists, each object
-// with the file and line it came from. It streams: documents are decoded and
-// handed to a Visitor one at a time, so memory does not grow with the number
-// of objects. It also backs the policy engine's ClusterView with the
-// Services and Nodes found in the input.
+// with the file and line it came from. It streams: documents are decoded, on
+// every core, and handed to a Visitor one at a time in input order, with only
+// a few in flight, so memory does not grow with the number of objects. It
+// also backs the policy engine's ClusterView with the Services and Nodes
+// found in the input.
 package manifest
 
 import (
@@ -14,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -78,6 +80,8 @@ type Visitor struct {
 	// Filter, when set, is called with each document's text before it is
 	// decoded; documents it rejects are skipped silently. It makes a cheap
 	// pass over the input, such as indexing Services and Nodes, cheaper.
+	// With workers, it runs on the calling goroutine as each document is
+	// read, which may be before the callbacks of the documents before it.
 	Filter func(raw []byte) bool
 	// Document receives each object read.
 	Document func(*Document)
@@ -111,6 +115,11 @@ type Reader struct {
 	// Virtual maps paths to in-memory content, such as a kustomization
 	// built in-process; such a path is reported under its key.
 	Virtual map[string][]byte
+	// Workers is how many goroutines decode documents at once: 0 means
+	// runtime.GOMAXPROCS(0), and 1 decodes each document on the calling
+	// goroutine as it is read. Either way the Visitor is called on the
+	// calling goroutine, in input order.
+	Workers int
 
 	spool      *os.File // standard input, once read
 	spoolErr   error
@@ -119,6 +128,7 @@ type Reader struct {
 	stdinTaken bool
 	listOnly   []string // set by Files
 	listing    bool
+	queue      *queue // during a Walk with workers
 }
 
 // Close removes the spooled copy of standard input, if any.
@@ -134,7 +144,13 @@ func (r *Reader) Close() error {
 // or a directory, recursively, for its .yaml, .yml and .json files. It never
 // stops at the first problem; problems go to the Visitor.
 func (r *Reader) Walk(ctx context.Context, paths []string, v *Visitor) {
-	r.seenDirs, r.seenFiles, r.stdinTaken = map[string]bool{}, map[string]bool{}, false
+	r.seenDirs, r.seenFiles, r.stdinTaken, r.queue = map[string]bool{}, map[string]bool{}, false, nil
+	if workers := r.workers(); workers > 1 && !r.listing {
+		p := newPool(workers)
+		defer p.stop() // also when a callback ends the goroutine, as t.Fatal does
+		r.queue = newQueue(p, v)
+		v = r.queue.problemVisitor()
+	}
 	for _, p := range paths {
 		if ctx.Err() != nil {
 			v.errorf(Source{File: p}, "not read: %v", context.Cause(ctx))
@@ -142,6 +158,17 @@ func (r *Reader) Walk(ctx context.Context, paths []string, v *Visitor) {
 		}
 		r.readPath(ctx, p, v)
 	}
+	if r.queue != nil {
+		r.queue.finish()
+		r.queue = nil
+	}
+}
+
+func (r *Reader) workers() int {
+	if r.Workers > 0 {
+		return r.Workers
+	}
+	return goruntime.GOMAXPROCS(0)
 }
 
 // Files returns the regular files a Walk of paths would read, without "-"

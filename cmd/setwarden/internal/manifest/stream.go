@@ -36,14 +36,16 @@ func (r *Reader) readStream(file string, in io.Reader, inDir bool, v *Visitor) {
 		}
 		return
 	}
+	out := r.newDocSink(file, v)
+	defer out.end()
 	defer func() {
 		// The decoders are not ours; a panic in one must not lose the report.
 		if p := recover(); p != nil {
-			v.errorf(Source{File: file}, "internal error while reading: %v", p)
+			out.panicked(p)
 		}
 	}()
 	if !looksLikeJSON(head) {
-		readYAML(file, br, v)
+		readYAML(file, br, out)
 		return
 	}
 	// A JSON stream cannot be split on lines, so it is read whole.
@@ -52,8 +54,8 @@ func (r *Reader) readStream(file string, in io.Reader, inDir bool, v *Visitor) {
 		v.errorf(Source{File: file}, "%v", err)
 		return
 	}
-	if !readJSON(file, data, strings.EqualFold(filepath.Ext(file), ".json"), v) {
-		readYAML(file, bufio.NewReader(bytes.NewReader(data)), v)
+	if !readJSON(file, data, strings.EqualFold(filepath.Ext(file), ".json"), out) {
+		readYAML(file, bufio.NewReader(bytes.NewReader(data)), out)
 	}
 }
 
@@ -101,7 +103,8 @@ func looksLikeJSON(data []byte) bool {
 // readJSON reads a stream of JSON values. When the first value is not valid
 // JSON and the file is not named .json, it reports false so that the caller
 // reads the file as YAML (a YAML flow mapping also starts with '{').
-func readJSON(file string, data []byte, isJSONFile bool, v *Visitor) bool {
+func readJSON(file string, data []byte, isJSONFile bool, out *docSink) bool {
+	v := out.v
 	dec := json.NewDecoder(bytes.NewReader(data))
 	for first := true; ; first = false {
 		start := int(dec.InputOffset())
@@ -127,7 +130,7 @@ func readJSON(file string, data []byte, isJSONFile bool, v *Visitor) bool {
 			continue
 		}
 		line := lineAt(data, start)
-		(&decoder{v: v, raw: raw, rawLine: line}).decodeObject(Source{File: file, Line: line}, raw, 0)
+		out.jsonValue(Source{File: file, Line: line}, raw)
 	}
 }
 
@@ -143,16 +146,17 @@ func lineAt(data []byte, off int) int {
 type yamlSplitter struct {
 	file      string
 	v         *Visitor
+	out       *docSink
 	doc       []byte
 	chunkLine int // file line of doc's first line
 	objLine   int // file line of the object's first line; 0 while none
 	tooLarge  bool
-	fast      fastYAML
 }
 
 // readYAML reads a multi-document YAML stream.
-func readYAML(file string, br *bufio.Reader, v *Visitor) {
-	s := &yamlSplitter{file: file, v: v, chunkLine: 1}
+func readYAML(file string, br *bufio.Reader, out *docSink) {
+	v := out.v
+	s := &yamlSplitter{file: file, v: v, out: out, chunkLine: 1}
 	var long []byte // a line longer than br's buffer
 	for lineNo := 1; ; lineNo++ {
 		line, err := br.ReadSlice('\n')
@@ -203,7 +207,7 @@ func (s *yamlSplitter) flush() {
 		case !utf8.Valid(s.doc) || bytes.IndexByte(s.doc, 0) >= 0:
 			s.v.errorf(src, "not UTF-8 text")
 		default:
-			(&decoder{v: s.v, raw: s.doc, rawLine: s.chunkLine, fast: &s.fast}).decodeYAMLDocument(src, s.chunkLine, s.doc)
+			s.out.yamlDocument(src, s.chunkLine, s.doc)
 		}
 	}
 	s.doc, s.objLine, s.tooLarge = s.doc[:0], 0, false
@@ -238,4 +242,60 @@ func IsContentLine(line []byte) bool {
 		return false
 	}
 	return true
+}
+
+// docSink takes the documents of one stream: with one worker it decodes
+// each at once, else it queues it for the workers.
+type docSink struct {
+	file string
+	v    *Visitor
+	q    *queue  // nil with one worker
+	st   *stream // with workers
+	fast fastYAML
+}
+
+func (r *Reader) newDocSink(file string, v *Visitor) *docSink {
+	out := &docSink{file: file, v: v, q: r.queue}
+	if out.q != nil {
+		out.st = &stream{file: file}
+		out.q.st = out.st
+	}
+	return out
+}
+
+// end marks the end of the stream's problems.
+func (out *docSink) end() {
+	if out.q != nil {
+		out.q.st = nil
+	}
+}
+
+// yamlDocument decodes or queues a YAML document; doc may be reused after.
+func (out *docSink) yamlDocument(src Source, chunkLine int, doc []byte) {
+	switch {
+	case out.q == nil:
+		(&decoder{v: out.v, raw: doc, rawLine: chunkLine, fast: &out.fast}).decodeYAMLDocument(src, chunkLine, doc)
+	case !out.st.failed: // its reading stopped there
+		out.q.addYAML(out.st, src, chunkLine, doc)
+	}
+}
+
+// jsonValue decodes or queues a JSON value, which must not be modified after.
+func (out *docSink) jsonValue(src Source, raw []byte) {
+	switch {
+	case out.q == nil:
+		(&decoder{v: out.v, raw: raw, rawLine: src.Line}).decodeObject(src, raw, 0)
+	case !out.st.failed:
+		out.q.add(item{kind: itemJSON, st: out.st, src: src, data: raw, raw: raw, rawLine: src.Line})
+	}
+}
+
+// panicked reports a panic while reading the stream, after what was read
+// before it.
+func (out *docSink) panicked(p any) {
+	if out.q == nil {
+		out.v.errorf(Source{File: out.file}, "internal error while reading: %v", p)
+		return
+	}
+	out.q.add(item{kind: itemPanic, st: out.st, panicVal: p})
 }
