@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"k8s.io/client-go/util/keyutil"
 	"math/big"
 	"time"
 )
@@ -136,22 +137,18 @@ func DecodeCerts(data []byte) []*x509.Certificate {
 	}
 }
 
-// DecodeKey parses a PKCS#8, PKCS#1 or EC private key PEM block.
+// DecodeKey parses the first private key PEM block of data (PKCS#8, PKCS#1
+// or EC), with client-go's parser.
 func DecodeKey(data []byte) (crypto.Signer, error) {
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return nil, errors.New("no PEM block")
+	k, err := keyutil.ParsePrivateKeyPEM(data)
+	if err != nil {
+		return nil, err
 	}
-	if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
-		if s, ok := k.(crypto.Signer); ok {
-			return s, nil
-		}
+	s, ok := k.(crypto.Signer)
+	if !ok {
 		return nil, fmt.Errorf("unsupported private key type %T", k)
 	}
-	if k, err := x509.ParseECPrivateKey(block.Bytes); err == nil {
-		return k, nil
-	}
-	return x509.ParsePKCS1PrivateKey(block.Bytes)
+	return s, nil
 }
 
 // matches reports whether key is the private key of cert.

@@ -311,14 +311,27 @@ func setupChecks(ctx context.Context, mgr manager.Manager, o *serveOptions, cert
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return err
 	}
-	return mgr.AddReadyzCheck("cache", func(req *http.Request) error {
+	return mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache()))
+}
+
+// syncer is the part of a cache that tells whether it has synced.
+type syncer interface {
+	WaitForCacheSync(ctx context.Context) bool
+}
+
+// cacheSynced is the readiness check of the caches: not ready until every
+// informer has synced, since a decision made on an empty cache would deny
+// StatefulSets whose Service exists and skip the node-aware rules. It waits
+// at most 100 ms, so that a probe never hangs.
+func cacheSynced(c syncer) healthz.Checker {
+	return func(req *http.Request) error {
 		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
 		defer cancel()
-		if !mgr.GetCache().WaitForCacheSync(ctx) {
+		if !c.WaitForCacheSync(ctx) {
 			return errors.New("caches have not synced")
 		}
 		return nil
-	})
+	}
 }
 
 // releaseAfterSync returns the memory of the caches' initial lists to the
@@ -328,9 +341,7 @@ func setupChecks(ctx context.Context, mgr manager.Manager, o *serveOptions, cert
 // their pages until the next collection and the scavenger's slow pace: on
 // 10,000 Services and 1,000 Nodes that is tens of MiB of resident memory.
 type releaseAfterSync struct {
-	cache interface {
-		WaitForCacheSync(ctx context.Context) bool
-	}
+	cache syncer
 }
 
 // Start implements manager.Runnable; it returns once it has run.
