@@ -129,6 +129,9 @@ func (e *Engine) Evaluate(req Request) *Report {
 		}
 	}
 	for i, rule := range enabled {
+		if !rule.AppliesTo(w.GroupKind) {
+			continue
+		}
 		action := actions[i]
 		if reason, ok := missing[rule.Needs]; ok {
 			report.Skipped = append(report.Skipped, Skip{Rule: rule.ID, Reason: reason})

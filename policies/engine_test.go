@@ -2,6 +2,7 @@ package policies
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // engineView is a ClusterView over fixed Services; nodes nil means unknown.
@@ -249,5 +251,40 @@ func TestRuleCatalogue(t *testing.T) {
 	}
 	if len(Rules) != 21 {
 		t.Errorf("the catalogue has %d rules, want the 21 of the issue", len(Rules))
+	}
+}
+
+func TestRuleKinds(t *testing.T) {
+	sts, ds, deploy := schema.GroupKind{Group: "apps", Kind: "StatefulSet"}, schema.GroupKind{Group: "apps", Kind: "DaemonSet"},
+		schema.GroupKind{Group: "apps", Kind: "Deployment"}
+	tests := []struct {
+		name string
+		rule string
+		want map[schema.GroupKind]bool
+	}{
+		{"a StatefulSet rule judges StatefulSets only", RuleStatefulSetServiceName, map[schema.GroupKind]bool{sts: true, ds: false, deploy: false}},
+		{"the agent rule judges DaemonSets only", RuleAgentTolerations, map[schema.GroupKind]bool{sts: false, ds: true, deploy: false}},
+		{"the DaemonSet anti-affinity rule judges DaemonSets only", RuleDaemonSetPodAntiAffinity, map[schema.GroupKind]bool{sts: false, ds: true, deploy: false}},
+		{"an affinity rule judges every workload", RuleAffinityInvalid, map[schema.GroupKind]bool{sts: true, ds: true, deploy: true, {Kind: "Pod"}: true}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rule := ruleByID[tt.rule]
+			for gk, want := range tt.want {
+				if got := rule.AppliesTo(gk); got != want {
+					t.Errorf("%s.AppliesTo(%s) = %v, want %v", tt.rule, gk, got, want)
+				}
+			}
+		})
+	}
+	for _, r := range Rules {
+		for _, gk := range r.Kinds {
+			if !slices.Contains(Kinds, gk) {
+				t.Errorf("rule %s names kind %s, which is not a workload kind", r.ID, gk)
+			}
+		}
+		if strings.HasPrefix(r.ID, "statefulset-") && !slices.Equal(r.Kinds, []schema.GroupKind{sts}) {
+			t.Errorf("rule %s has kinds %v, want StatefulSet only", r.ID, r.Kinds)
+		}
 	}
 }

@@ -1,6 +1,9 @@
 package policies
 
 import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -63,7 +66,21 @@ type Rule struct {
 	// downgraded to Warn (grandfathered), and this text, which says how to
 	// migrate, is appended to the message.
 	Migration string
+	// Kinds are the kinds the rule judges; empty means every workload kind
+	// (Kinds in workload.go). Reports list a rule only for its kinds, and
+	// an admission policy generated from a rule would match only them.
+	Kinds []schema.GroupKind
 }
+
+// AppliesTo reports whether the rule judges objects of kind gk.
+func (r *Rule) AppliesTo(gk schema.GroupKind) bool {
+	return len(r.Kinds) == 0 || slices.Contains(r.Kinds, gk)
+}
+
+var (
+	statefulSets = []schema.GroupKind{{Group: "apps", Kind: "StatefulSet"}}
+	daemonSets   = []schema.GroupKind{{Group: "apps", Kind: "DaemonSet"}}
+)
 
 // DocsURL is the base of the rule documentation; each rule has an anchor.
 const DocsURL = "https://github.com/setwarden/setwarden/blob/main/README.md"
@@ -84,31 +101,31 @@ const (
 // Rules is the rule catalogue, in evaluation and report order.
 var Rules = []Rule{
 	// Agent DaemonSets must tolerate the control-plane taints (the mutating webhook adds them).
-	{ID: RuleAgentTolerations, DefaultAction: ActionDeny, Check: checkAgentTolerationsMissing,
+	{ID: RuleAgentTolerations, Kinds: daemonSets, DefaultAction: ActionDeny, Check: checkAgentTolerationsMissing,
 		Description: "An agent DaemonSet does not tolerate every configured control-plane taint."},
 	// Equal tolerations for control-plane role keys break when the taint value differs.
 	{ID: RuleTolerationValueFragile, DefaultAction: ActionWarn, Check: checkTolerationValueFragile,
 		Description: "A toleration for a control-plane role key matches one fixed value instead of using operator Exists."},
 	// StatefulSets need a governing Service for per-pod DNS.
-	{ID: RuleStatefulSetServiceName, DefaultAction: ActionDeny, Check: checkStatefulSetServiceNameEmpty, Migration: migrateServiceName,
+	{ID: RuleStatefulSetServiceName, Kinds: statefulSets, DefaultAction: ActionDeny, Check: checkStatefulSetServiceNameEmpty, Migration: migrateServiceName,
 		Description: "A StatefulSet does not name a governing Service in spec.serviceName."},
 	// The governing Service must be headless.
-	{ID: RuleStatefulSetServiceHeadless, DefaultAction: ActionDeny, Needs: NeedsService, Check: checkStatefulSetServiceNotHeadless, Migration: migrateService,
+	{ID: RuleStatefulSetServiceHeadless, Kinds: statefulSets, DefaultAction: ActionDeny, Needs: NeedsService, Check: checkStatefulSetServiceNotHeadless, Migration: migrateService,
 		Description: "A StatefulSet's governing Service is not headless (clusterIP: None)."},
 	// The governing Service must select the StatefulSet's pods.
-	{ID: RuleStatefulSetServiceSelector, DefaultAction: ActionDeny, Needs: NeedsService, Check: checkStatefulSetServiceSelectorMisses, Migration: migrateService,
+	{ID: RuleStatefulSetServiceSelector, Kinds: statefulSets, DefaultAction: ActionDeny, Needs: NeedsService, Check: checkStatefulSetServiceSelectorMisses, Migration: migrateService,
 		Description: "A StatefulSet's governing Service has no selector or does not select the StatefulSet's pods."},
 	// The governing Service must exist (it may be created just after the StatefulSet).
-	{ID: RuleStatefulSetServiceMissing, DefaultAction: ActionWarn, Needs: NeedsService, Check: checkStatefulSetServiceMissing, Migration: migrateService,
+	{ID: RuleStatefulSetServiceMissing, Kinds: statefulSets, DefaultAction: ActionWarn, Needs: NeedsService, Check: checkStatefulSetServiceMissing, Migration: migrateService,
 		Description: "A StatefulSet's governing Service does not exist."},
 	// StatefulSets need volumeClaimTemplates for stable storage.
-	{ID: RuleStatefulSetVolumeClaimTmpls, DefaultAction: ActionDeny, Check: checkStatefulSetVolumeClaimTemplatesEmpty, Migration: migrateVCT,
+	{ID: RuleStatefulSetVolumeClaimTmpls, Kinds: statefulSets, DefaultAction: ActionDeny, Check: checkStatefulSetVolumeClaimTemplatesEmpty, Migration: migrateVCT,
 		Description: "A StatefulSet has no volumeClaimTemplates."},
 	// Every volumeClaimTemplate should be mounted.
-	{ID: RuleStatefulSetVCTUnused, DefaultAction: ActionWarn, Check: checkStatefulSetVolumeClaimTemplateUnused,
+	{ID: RuleStatefulSetVCTUnused, Kinds: statefulSets, DefaultAction: ActionWarn, Check: checkStatefulSetVolumeClaimTemplateUnused,
 		Description: "A StatefulSet's volumeClaimTemplate is not mounted by any container."},
 	// Long names make the pods' controller-revision-hash label invalid.
-	{ID: RuleStatefulSetNameTooLong, DefaultAction: ActionDeny, Check: checkStatefulSetNameTooLong, Migration: migrateName,
+	{ID: RuleStatefulSetNameTooLong, Kinds: statefulSets, DefaultAction: ActionDeny, Check: checkStatefulSetNameTooLong, Migration: migrateName,
 		Description: "A StatefulSet's name is longer than 52 characters, so no pod can ever be created."},
 	// Affinity the API server itself would reject.
 	{ID: RuleAffinityInvalid, DefaultAction: ActionDeny, Check: checkAffinityInvalid, Migration: migrateAPIInvalid,
@@ -138,7 +155,7 @@ var Rules = []Rule{
 	{ID: RulePodAntiAffinityNotSelf, DefaultAction: ActionWarn, Check: checkPodAntiAffinityNotSelf,
 		Description: "A replicated workload's pod anti-affinity does not select its own pods."},
 	// DaemonSets with required anti-affinity against themselves.
-	{ID: RuleDaemonSetPodAntiAffinity, DefaultAction: ActionWarn, Check: checkDaemonSetPodAntiAffinity,
+	{ID: RuleDaemonSetPodAntiAffinity, Kinds: daemonSets, DefaultAction: ActionWarn, Check: checkDaemonSetPodAntiAffinity,
 		Description: "A DaemonSet has required pod anti-affinity against its own pods."},
 	// matchLabelKeys/mismatchLabelKeys naming labels the pods will not have.
 	{ID: RuleMatchLabelKeysAbsent, DefaultAction: ActionWarn, Check: checkMatchLabelKeysAbsent,

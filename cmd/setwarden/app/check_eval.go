@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
@@ -135,16 +136,16 @@ func (e *evaluator) document(doc *manifest.Document) {
 	}
 	var rules []string
 	if e.withRules {
-		rules = e.enabledRules(ref.Kind, ref.Namespace)
+		rules = e.enabledRules(w.GroupKind, ref.Namespace)
 	}
 	e.builder.AddEvaluated(doc.File, doc.Line, ref, r, fieldLine, rules)
 }
 
-func (e *evaluator) enabledRules(kind, namespace string) []string {
-	key := kind + "/" + namespace
+func (e *evaluator) enabledRules(gk schema.GroupKind, namespace string) []string {
+	key := gk.String() + "/" + namespace
 	rules, ok := e.rules[key]
 	if !ok {
-		rules = report.EnabledRules(e.engine.Config(), kind, namespace)
+		rules = report.EnabledRules(e.engine.Config(), gk, namespace)
 		e.rules[key] = rules
 	}
 	return rules

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/setwarden/setwarden/policies"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 )
 
 // JUnit XML, in the shape CI systems read (Jenkins, GitLab, GitHub
@@ -254,28 +255,15 @@ func junitRuleCase(obj *Checked, rule string, results []Result, failOn FailOn) J
 
 // EnabledRules returns the IDs of the rules that apply to a kind and are
 // not Off in a namespace under cfg, in catalogue order: the rules JUnit
-// lists for an object.
-func EnabledRules(cfg *policies.Config, kind, namespace string) []string {
+// lists for an object (a testcase for a StatefulSet rule on a Deployment
+// would only be noise).
+func EnabledRules(cfg *policies.Config, gk schema.GroupKind, namespace string) []string {
 	var ids []string
 	for i := range policies.Rules {
 		rule := &policies.Rules[i]
-		if ruleAppliesTo(rule.ID, kind) && cfg.ActionFor(rule, namespace) != policies.ActionOff {
+		if rule.AppliesTo(gk) && cfg.ActionFor(rule, namespace) != policies.ActionOff {
 			ids = append(ids, rule.ID)
 		}
 	}
 	return ids
-}
-
-// ruleAppliesTo tells the rules of one kind by their ID, as the catalogue
-// names them; the catalogue does not record kinds (the rules simply find
-// nothing on other kinds), and a JUnit testcase for a StatefulSet rule on a
-// Deployment would only be noise.
-func ruleAppliesTo(id, kind string) bool {
-	switch {
-	case strings.HasPrefix(id, "statefulset-"):
-		return kind == "StatefulSet"
-	case strings.HasPrefix(id, "daemonset-"), id == policies.RuleAgentTolerations:
-		return kind == "DaemonSet"
-	}
-	return true
 }
