@@ -1,13 +1,11 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -224,9 +222,11 @@ func (s *Server) closeWhileDraining(next http.Handler) http.Handler {
 	})
 }
 
-// LimitBody answers 413 to a request whose body is over max bytes, before
-// the admission handler reads it. A body of unknown length (chunked) is
-// read here up to the limit, so it is refused the same way.
+// LimitBody answers 413 to a request whose declared body is over max
+// bytes, before the admission handler reads it, and bounds what the handler
+// can read: a body of unknown length (chunked) that runs over the limit
+// fails the handler's read with an *http.MaxBytesError, which the
+// ReviewHandler answers with the same 413.
 func LimitBody(next http.Handler, max int64) http.Handler {
 	if max <= 0 {
 		return next
@@ -235,18 +235,6 @@ func LimitBody(next http.Handler, max int64) http.Handler {
 		if r.ContentLength > max {
 			writeTooLarge(w, r.ContentLength, max)
 			return
-		}
-		if r.ContentLength < 0 && r.Body != nil {
-			body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-			if err != nil {
-				http.Error(w, "reading the request body: "+err.Error(), http.StatusBadRequest)
-				return
-			}
-			if int64(len(body)) > max {
-				writeTooLarge(w, -1, max)
-				return
-			}
-			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, max)
 		next.ServeHTTP(w, r)

@@ -27,10 +27,12 @@ func TestServerLimitBody(t *testing.T) {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 		}
 	})
-	h := LimitBody(echo, 10)
 	tests := []struct {
-		name       string
-		body       io.Reader
+		name string
+		body io.Reader
+		// review sends the request to a ReviewHandler instead of the echo:
+		// it answers a body that runs over the limit while it reads.
+		review     bool
 		length     int64
 		wantStatus int
 		wantBody   string
@@ -43,19 +45,24 @@ func TestServerLimitBody(t *testing.T) {
 			wantBody:   `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Request entity too large: the admission request body is 11 bytes, over the 10-byte limit (--max-request-bytes)","reason":"RequestEntityTooLarge","code":413}`,
 		},
 		{
-			name: "a body of unknown length over the limit is answered 413", body: strings.NewReader("0123456789a"), length: -1,
-			wantStatus: 413,
-			wantBody:   `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Request entity too large: the admission request body is over the 10-byte limit (--max-request-bytes)","reason":"RequestEntityTooLarge","code":413}`,
+			name: "a body of unknown length over the limit is answered 413 by the review handler when it reads it", body: strings.NewReader("0123456789a"), length: -1,
+			review: true, wantStatus: 413,
+			wantBody: `{"kind":"Status","apiVersion":"v1","metadata":{},"status":"Failure","message":"Request entity too large: the admission request body is over the 10-byte limit (--max-request-bytes)","reason":"RequestEntityTooLarge","code":413}`,
 		},
 		{name: "a body of unknown length within the limit reaches the handler whole", body: strings.NewReader("short"), length: -1, wantStatus: 200, wantSeen: "short"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got = nil
+			var next http.Handler = echo
+			if tt.review {
+				next = &ReviewHandler{}
+			}
 			req := httptest.NewRequest(http.MethodPost, "/validate", tt.body)
 			req.ContentLength = tt.length
+			req.Header.Set("Content-Type", "application/json")
 			rec := httptest.NewRecorder()
-			h.ServeHTTP(rec, req)
+			LimitBody(next, 10).ServeHTTP(rec, req)
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)
 			}
