@@ -121,6 +121,7 @@ func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 	if !ok {
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--tls-min-version %q is not supported; use 1.2 or 1.3", o.tlsMinVersion)}
 	}
+	o.complete()
 	if err := o.validate(); err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
@@ -177,7 +178,16 @@ func newScheme() *runtime.Scheme {
 	return scheme
 }
 
-// validate checks the flags that depend on each other.
+// complete fills the values that depend on other flags: the default drain
+// delay gives way to a short shutdown timeout chosen on purpose, leaving
+// half of it to in-flight requests.
+func (o *serveOptions) complete() {
+	if o.drainDefaulted && o.gracefulShutdown >= 0 && o.shutdownDrain >= o.gracefulShutdown {
+		o.shutdownDrain = o.gracefulShutdown / 2
+	}
+}
+
+// validate checks the flags that depend on each other, after complete.
 func (o *serveOptions) validate() error {
 	switch {
 	case o.maxRequestBytes <= 0:
@@ -188,11 +198,7 @@ func (o *serveOptions) validate() error {
 		return fmt.Errorf("--read-header-timeout must be positive, got %s", o.readHeaderTime)
 	case o.shutdownDrain < 0:
 		return fmt.Errorf("--shutdown-drain-delay must not be negative, got %s", o.shutdownDrain)
-	case o.drainDefaulted && o.gracefulShutdown >= 0 && o.shutdownDrain >= o.gracefulShutdown:
-		// The default drain delay gives way to a short shutdown timeout
-		// chosen on purpose, leaving half of it to in-flight requests.
-		o.shutdownDrain = o.gracefulShutdown / 2
-	case o.gracefulShutdown >= 0 && o.shutdownDrain >= o.gracefulShutdown:
+	case !o.drainDefaulted && o.shutdownDrain >= o.gracefulShutdown:
 		return fmt.Errorf("--shutdown-drain-delay (%s) must be shorter than --graceful-shutdown-timeout (%s), or in-flight requests get no time to finish", o.shutdownDrain, o.gracefulShutdown)
 	}
 	return o.tls.validate()

@@ -20,6 +20,7 @@ func serveTestParse(t *testing.T, args ...string) (*serveOptions, error) {
 		t.Fatal(err)
 	}
 	o.drainDefaulted = !cmd.Flags().Changed("shutdown-drain-delay")
+	o.complete()
 	return o, o.validate()
 }
 
