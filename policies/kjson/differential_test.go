@@ -1,6 +1,7 @@
 package kjson
 
 import (
+	"errors"
 	"reflect"
 	"testing"
 
@@ -75,6 +76,10 @@ func decodeAgrees(t *testing.T, in []byte) {
 	} {
 		got, want := newObj(), newObj()
 		gotErr := Unmarshal(in, got)
+		var huge *hugeExponentError
+		if errors.As(gotErr, &huge) {
+			continue // sigs.k8s.io/json would take practically forever (see unmarshalQuantity)
+		}
 		wantErr := sigsjson.UnmarshalCaseSensitivePreserveInts(in, want)
 		if (gotErr != nil) != (wantErr != nil) {
 			t.Errorf("%T %s:\nv2 error: %v\nsigs.k8s.io/json error: %v", got, in, gotErr, wantErr)

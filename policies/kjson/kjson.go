@@ -10,6 +10,7 @@
 package kjson
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strconv"
@@ -18,6 +19,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	jsonv1 "github.com/go-json-experiment/json/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 )
 
 // options make encoding/json/v2 decode as sigs.k8s.io/json does: names
@@ -30,7 +32,56 @@ var options = jsonv2.JoinOptions(
 	jsontext.AllowDuplicateNames(true),
 	jsontext.AllowInvalidUTF8(true),
 	jsonv1.MergeWithLegacySemantics(true),
+	jsonv2.WithUnmarshalers(jsonv2.UnmarshalFunc(unmarshalQuantity)),
 )
+
+// maxQuantityExponentDigits bounds the decimal exponent of a quantity
+// (1e9999 at most). resource.ParseQuantity takes practically forever on an
+// exponent such as 1E999999999999 (it truncates it to 32 bits and rounds at
+// that scale with big integers), and so does the API server's decoder; a
+// real quantity never needs more than two digits of exponent.
+const maxQuantityExponentDigits = 4
+
+// unmarshalQuantity refuses quantities with an absurd exponent, then lets
+// resource.Quantity decode the value as usual.
+func unmarshalQuantity(data []byte, q *resource.Quantity) error {
+	text := data
+	if len(data) > 0 && data[0] == '"' {
+		var s string
+		if err := jsonv2.Unmarshal(data, &s, jsontext.AllowInvalidUTF8(true)); err != nil {
+			return err
+		}
+		text = []byte(s)
+	}
+	if exponentDigits(text) > maxQuantityExponentDigits {
+		return &hugeExponentError{quantity: string(text)}
+	}
+	return q.UnmarshalJSON(data)
+}
+
+// hugeExponentError is a quantity refused for its exponent.
+type hugeExponentError struct{ quantity string }
+
+func (e *hugeExponentError) Error() string {
+	return fmt.Sprintf("the quantity %.40q has an exponent of more than %d digits; write it with a suffix such as Gi, M or m",
+		e.quantity, maxQuantityExponentDigits)
+}
+
+// exponentDigits returns how many digits, leading zeros aside, follow the
+// last e or E of a number such as 5e-3 or 1E999; 0 when there is none.
+func exponentDigits(text []byte) int {
+	i := bytes.LastIndexAny(text, "eE")
+	if i < 0 {
+		return 0
+	}
+	digits := bytes.TrimLeft(bytes.TrimLeft(text[i+1:], "+-"), "0")
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0 // a suffix such as Ei, not an exponent
+		}
+	}
+	return len(digits)
+}
 
 // Unmarshal decodes data into the typed object into as the API server's
 // decoder does (see options); unknown fields are ignored. Errors are *Error.
@@ -51,7 +102,12 @@ type Error struct {
 	Message string
 	// Offset is the byte offset in the input the error was found at or after.
 	Offset int64
+	// Err is the underlying error of a type's own decoder, if any.
+	Err error
 }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
 
 // Error renders "field: message", or the message alone for the whole object.
 func (e *Error) Error() string {
@@ -74,7 +130,7 @@ func describe(err error) *Error {
 		}
 		into := "this field"
 		if semantic.GoType != nil {
-			into = semantic.GoType.String()
+			into = strings.TrimPrefix(semantic.GoType.String(), "*")
 		}
 		e.Message = fmt.Sprintf("cannot decode %s into %s", what, into)
 		if semantic.JSONKind == 0 {
@@ -82,6 +138,7 @@ func describe(err error) *Error {
 		}
 		if semantic.Err != nil {
 			e.Message += ": " + semantic.Err.Error()
+			e.Err = semantic.Err
 		}
 		return e
 	}

@@ -73,6 +73,20 @@ func TestUnmarshalErrorsNameTheField(t *testing.T) {
 			want: "spec.template.spec.containers[0].resources.limits.cpu: cannot decode a JSON string into resource.Quantity: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
 		},
 		{
+			name:      "a quantity with an absurd exponent is refused at once instead of taking practically forever",
+			json:      `{"spec":{"template":{"spec":{"containers":[{"resources":{"limits":{"memory":1E999999999999}}}]}}}}`,
+			wantField: "spec.template.spec.containers[0].resources.limits.memory",
+			want: "spec.template.spec.containers[0].resources.limits.memory: cannot decode a JSON number into resource.Quantity: " +
+				`the quantity "1E999999999999" has an exponent of more than 4 digits; write it with a suffix such as Gi, M or m`,
+		},
+		{
+			name:      "a quoted quantity with an absurd exponent is refused too",
+			json:      `{"spec":{"template":{"spec":{"containers":[{"resources":{"requests":{"cpu":"5e-000000000099999"}}}]}}}}`,
+			wantField: "spec.template.spec.containers[0].resources.requests.cpu",
+			want: "spec.template.spec.containers[0].resources.requests.cpu: cannot decode a JSON string into resource.Quantity: " +
+				`the quantity "5e-000000000099999" has an exponent of more than 4 digits; write it with a suffix such as Gi, M or m`,
+		},
+		{
 			name: "an object that is not a JSON object names no field",
 			json: `"not an object"`, wantField: "",
 			want: "cannot decode a JSON string into v1.StatefulSet",

@@ -366,7 +366,7 @@ func (f *fastYAML) flowKey(text []byte, firstKey int) (int, bool) {
 			return 0, false
 		}
 		key = bytes.TrimRight(text[:n], " ")
-		if !plainStart(key) || resolvePlain(key) != plainString {
+		if !plainStart(key) || resolvePlain(key) != plainString || bytes.IndexByte(key, '?') >= 0 {
 			return 0, false
 		}
 	}
@@ -402,7 +402,9 @@ func (f *fastYAML) flowNode(text []byte, depth int) (int, bool) {
 		return 0, false // ':' and '#' have meanings the fast path leaves to go-yaml
 	}
 	s := bytes.TrimRight(text[:n], " ")
-	if !plainStart(s) {
+	if !plainStart(s) || bytes.IndexByte(s, '?') >= 0 {
+		// go-yaml reads a "?" in a flow collection as a mapping key
+		// indicator in places YAML 1.2 would not; it decides.
 		return 0, false
 	}
 	var ok bool

@@ -62,7 +62,9 @@ func (l *FieldLocator) Line(path string) int {
 		}
 		node, line = next, at
 	}
-	return l.rawLine + line - 1
+	// go-yaml counts a lone "\r" as a line break too; the file's lines
+	// do not.
+	return l.rawLine + newlinesBeforeYAMLLine(l.raw, line)
 }
 
 // parse prepares the document for placing fields: the fast path's lines
@@ -84,7 +86,6 @@ func (l *FieldLocator) parse() {
 	if err := yamlv3.Unmarshal(l.raw, &doc); err == nil && doc.Kind == yamlv3.DocumentNode && len(doc.Content) == 1 {
 		l.root = doc.Content[0]
 	}
-	l.raw = nil
 }
 
 // child returns the node under tok and the line that names it.
