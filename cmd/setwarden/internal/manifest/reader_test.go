@@ -151,6 +151,14 @@ func TestManifestReader(t *testing.T) {
 			want:  readResult{Errors: []string{"typo.yaml:1: Deployment web: spec.replicas: cannot decode a JSON string into int32"}},
 		},
 		{
+			name: "a quantity with an absurd exponent is an error at once, not a hang",
+			files: map[string]string{"huge.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n" +
+				"    resources:\n      limits:\n        memory: 1E999999999999\n"},
+			paths: []string{"huge.yaml"},
+			want: readResult{Errors: []string{"huge.yaml:1: Pod p: spec.containers[0].resources.limits.memory: cannot decode a JSON string into resource.Quantity: " +
+				`the quantity "1E999999999999" has an exponent of more than 4 digits; write it with a suffix such as Gi, M or m`}},
+		},
+		{
 			name: "known kinds under retired apiVersions are errors, not silently passed",
 			files: map[string]string{"old.yaml": "apiVersion: apps/v1beta1\nkind: StatefulSet\nmetadata: {name: zk}\n---\n" +
 				"apiVersion: extensions/v1beta1\nkind: DaemonSet\nmetadata: {name: agent}\n"},
