@@ -324,7 +324,9 @@ func splitKey(text []byte) (key, rest []byte, ok bool) {
 		for end < len(text) && text[end] == ' ' {
 			end++
 		}
-		if end == len(text) || text[end] != ':' {
+		// go-yaml takes a key of more than 1024 characters for no key at
+		// all; long keys are left to it, as plain ones are below.
+		if end == len(text) || text[end] != ':' || end > 512 {
 			return nil, nil, false
 		}
 	} else {

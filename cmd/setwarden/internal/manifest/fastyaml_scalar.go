@@ -357,7 +357,7 @@ func (f *fastYAML) flowKey(text []byte, firstKey int) (int, bool) {
 	var n int
 	if len(text) > 0 && (text[0] == '"' || text[0] == '\'') {
 		var ok bool
-		if key, n, ok = quoted(text); !ok {
+		if key, n, ok = quoted(text); !ok || n > 512 {
 			return 0, false
 		}
 	} else {
