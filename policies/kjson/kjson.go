@@ -181,12 +181,8 @@ func kindName(k jsontext.Kind) string {
 // is what they are in Kubernetes objects; map keys that look like numbers
 // are rare enough that the ambiguity costs nothing.
 func FieldPath(pointer string) string {
-	if pointer == "" {
-		return ""
-	}
 	var b strings.Builder
-	for _, token := range strings.Split(strings.TrimPrefix(pointer, "/"), "/") {
-		token = strings.NewReplacer("~1", "/", "~0", "~").Replace(token)
+	for token := range jsontext.Pointer(pointer).Tokens() {
 		if _, err := strconv.ParseUint(token, 10, 63); err == nil && b.Len() > 0 {
 			b.WriteString("[" + token + "]")
 			continue

@@ -11,10 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -215,7 +213,7 @@ func assertNoWebhookConfigurations(t *testing.T) {
 func assertBrokenStatefulSetCreated(t *testing.T) {
 	t.Helper()
 	ensureWorkloadNamespace(t)
-	sts := brokenStatefulSet()
+	sts := framework.BrokenStatefulSet(workloadNamespace)
 	if err := k8s.Create(t.Context(), sts); err != nil {
 		t.Errorf("after uninstall, creating a StatefulSet failed: %v", err)
 		return
@@ -268,56 +266,5 @@ func assertCABundles(t *testing.T, name string, want []byte) {
 	}
 	if len(got) != len(webhookNames) {
 		t.Errorf("webhooks %v, want %v", slices.Sorted(maps.Keys(got)), webhookNames)
-	}
-}
-
-// waitFor polls cond every 100ms until it holds or timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-func podTemplate(app string) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1.0"}}},
-	}
-}
-
-// brokenStatefulSet has neither a serviceName nor volumeClaimTemplates.
-func brokenStatefulSet() *appsv1.StatefulSet {
-	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: workloadNamespace},
-		Spec: appsv1.StatefulSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "broken"}},
-			Template: podTemplate("broken"),
-		},
-	}
-}
-
-func deployment() *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: workloadNamespace},
-		Spec: appsv1.DeploymentSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: podTemplate("web"),
-		},
-	}
-}
-
-// agentDaemonSet carries the chart's default agent label.
-func agentDaemonSet() *appsv1.DaemonSet {
-	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: workloadNamespace, Labels: map[string]string{"setwarden.dev/agent": "true"}},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
-			Template: podTemplate("agent"),
-		},
 	}
 }

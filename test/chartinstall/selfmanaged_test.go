@@ -3,8 +3,6 @@ package chartinstall
 import (
 	"crypto/tls"
 	"crypto/x509"
-	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -64,9 +62,9 @@ func TestSelfManagedReleaseAdmits(t *testing.T) {
 	serveLocally(t)
 
 	srv := startChartServer(t, bin, port)
-	waitFor(t, "setwarden to be ready", 60*time.Second, func() bool { return srv.ready(t) })
+	framework.WaitFor(t, "setwarden to be ready", 60*time.Second, func() bool { return srv.ready(t) })
 	var caBundle []byte
-	waitFor(t, "setwarden to fill its Secret and inject the CA bundle", 60*time.Second, func() bool {
+	framework.WaitFor(t, "setwarden to fill its Secret and inject the CA bundle", 60*time.Second, func() bool {
 		caBundle = secretData(t)[certs.KeyCABundle]
 		if len(caBundle) == 0 {
 			return false
@@ -87,7 +85,7 @@ func TestSelfManagedReleaseAdmits(t *testing.T) {
 		assertServingCertificate(t, port, caBundle)
 	})
 	t.Run("an agent DaemonSet gets the chart's control-plane tolerations", func(t *testing.T) {
-		ds := agentDaemonSet()
+		ds := framework.AgentDaemonSet(workloadNamespace)
 		if err := k8s.Create(t.Context(), ds, client.DryRunAll); err != nil {
 			t.Fatal(err)
 		}
@@ -96,12 +94,12 @@ func TestSelfManagedReleaseAdmits(t *testing.T) {
 		}
 	})
 	t.Run("a StatefulSet without serviceName and claims is denied with both field errors", func(t *testing.T) {
-		if err := k8s.Create(t.Context(), brokenStatefulSet(), client.DryRunAll); err == nil || err.Error() != brokenDenial {
+		if err := k8s.Create(t.Context(), framework.BrokenStatefulSet(workloadNamespace), client.DryRunAll); err == nil || err.Error() != brokenDenial {
 			t.Errorf("got %v\nwant %s", err, brokenDenial)
 		}
 	})
 	t.Run("a valid Deployment is admitted", func(t *testing.T) {
-		if err := k8s.Create(t.Context(), deployment(), client.DryRunAll); err != nil {
+		if err := k8s.Create(t.Context(), framework.WebDeployment(workloadNamespace), client.DryRunAll); err != nil {
 			t.Error(err)
 		}
 	})
@@ -134,15 +132,20 @@ func assertStrangerCARefused(t *testing.T, caBundle []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	setValidatingCABundle(t, certs.EncodeCerts(stranger.Cert))
-	err = k8s.Create(t.Context(), brokenStatefulSet(), client.DryRunAll)
-	if err == nil || !strings.Contains(err.Error(), "x509: certificate signed by unknown authority") {
-		t.Errorf("with a stranger CA bundle: got %v, want a TLS verification failure", err)
-	}
+	// The API server sees a changed webhook configuration through its own
+	// informer, a moment later; and setwarden puts its CA bundle back when
+	// it notices. So the stranger bundle is set again before each try.
+	var last error
+	framework.WaitFor(t, "the API server to refuse setwarden's certificate under a stranger CA bundle", 20*time.Second, func() bool {
+		setValidatingCABundle(t, certs.EncodeCerts(stranger.Cert))
+		last = k8s.Create(t.Context(), framework.BrokenStatefulSet(workloadNamespace), client.DryRunAll)
+		return last != nil && strings.Contains(last.Error(), "x509: certificate signed by unknown authority")
+	})
 	setValidatingCABundle(t, caBundle)
-	if err := k8s.Create(t.Context(), brokenStatefulSet(), client.DryRunAll); err == nil || err.Error() != brokenDenial {
-		t.Errorf("with the CA bundle restored: got %v\nwant %s", err, brokenDenial)
-	}
+	framework.WaitFor(t, "the denial to come back with the CA bundle restored", 20*time.Second, func() bool {
+		last = k8s.Create(t.Context(), framework.BrokenStatefulSet(workloadNamespace), client.DryRunAll)
+		return last != nil && last.Error() == brokenDenial
+	})
 }
 
 // setValidatingCABundle sets the CA bundle of every validating webhook.
@@ -294,22 +297,10 @@ func (s *chartServer) ready(t *testing.T) bool {
 		t.Fatalf("setwarden exited: %v\n%s", err, s.log(t))
 	default:
 	}
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(s.probePort) + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
+	return framework.Ready(s.probePort)
 }
 
-func (s *chartServer) log(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(s.proc.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func (s *chartServer) log(t *testing.T) string { return s.proc.ReadLog(t) }
 
 // impersonatingKubeconfig writes a kubeconfig that acts as user, a
 // ServiceAccount, with the groups the API server gives every ServiceAccount.

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,43 +14,17 @@ import (
 	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
-	appsv1 "k8s.io/api/apps/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/setwarden/setwarden/test/framework"
 	"github.com/setwarden/setwarden/webhook/certs"
 )
 
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+func (s *server) ready() bool { return framework.Ready(s.probePort) }
 
-func (s *server) ready() bool {
-	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(s.probePort) + "/readyz")
-	if err != nil {
-		return false
-	}
-	resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
-}
-
-func (s *server) log(t *testing.T) string {
-	t.Helper()
-	b, err := os.ReadFile(s.proc.Log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
+func (s *server) log(t *testing.T) string { return s.proc.ReadLog(t) }
 
 // tlsConfig trusts the Secret's CA bundle and checks the Service's name, as
 // the API server does.
@@ -136,49 +108,11 @@ func grep(log, word string) string {
 	return strings.Join(out, "\n")
 }
 
-func podTemplate(app string) corev1.PodTemplateSpec {
-	return corev1.PodTemplateSpec{
-		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": app}},
-		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: app, Image: "registry.example/" + app + ":1.0"}}},
-	}
-}
-
-func brokenStatefulSet() *appsv1.StatefulSet {
-	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "broken", Namespace: testNamespace},
-		Spec: appsv1.StatefulSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "broken"}},
-			Template: podTemplate("broken"),
-		},
-	}
-}
-
-func deployment() *appsv1.Deployment {
-	return &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "web", Namespace: testNamespace},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: ptr(int32(2)),
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
-			Template: podTemplate("web"),
-		},
-	}
-}
-
-func agentDaemonSet() *appsv1.DaemonSet {
-	return &appsv1.DaemonSet{
-		ObjectMeta: metav1.ObjectMeta{Name: "agent", Namespace: testNamespace, Labels: map[string]string{"setwarden.dev/agent": "true"}},
-		Spec: appsv1.DaemonSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "agent"}},
-			Template: podTemplate("agent"),
-		},
-	}
-}
-
 // admissionReview is a valid AdmissionReview of the broken StatefulSet, as
 // the API server would send it.
 func admissionReview(t *testing.T) []byte {
 	t.Helper()
-	sts := brokenStatefulSet()
+	sts := framework.BrokenStatefulSet(testNamespace)
 	sts.APIVersion, sts.Kind = "apps/v1", "StatefulSet"
 	raw, _ := json.Marshal(sts)
 	review := map[string]any{
@@ -242,11 +176,11 @@ func runAPILoad(ctx context.Context, workers int, tokens <-chan struct{}) *loadR
 					return
 				}
 				if (i+w)%2 == 0 {
-					if err := env.Client.Create(context.Background(), deployment(), client.DryRunAll); err != nil {
+					if err := env.Client.Create(context.Background(), framework.WebDeployment(testNamespace), client.DryRunAll); err != nil {
 						res.fail("Deployment: " + err.Error())
 					}
 				} else {
-					err := env.Client.Create(context.Background(), brokenStatefulSet(), client.DryRunAll)
+					err := env.Client.Create(context.Background(), framework.BrokenStatefulSet(testNamespace), client.DryRunAll)
 					if err == nil || err.Error() != brokenDenial {
 						res.fail(fmt.Sprintf("StatefulSet: %v", err))
 					}

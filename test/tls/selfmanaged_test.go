@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"github.com/setwarden/setwarden/test/framework"
 	"io"
 	"net/http"
 	"slices"
@@ -28,7 +29,7 @@ var brokenDenial = denied + `StatefulSet.apps "broken" is invalid: [` + msgServi
 
 func TestSelfManagedTLS(t *testing.T) {
 	for _, s := range servers {
-		waitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
+		framework.WaitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
 	}
 	t.Run("the Secret holds a CA and a serving certificate for the Service's DNS names", func(t *testing.T) {
 		st := secretState(t)
@@ -42,7 +43,7 @@ func TestSelfManagedTLS(t *testing.T) {
 	})
 	t.Run("every webhook of both configurations carries the Secret's CA bundle", func(t *testing.T) {
 		// The leader writes the Secret first and the bundles right after.
-		waitFor(t, "the bundles to match the Secret", 10*time.Second, func() bool {
+		framework.WaitFor(t, "the bundles to match the Secret", 10*time.Second, func() bool {
 			want := secretData(t)[certs.KeyCABundle]
 			for _, got := range caBundles(t) {
 				if !bytes.Equal(got, want) {
@@ -53,13 +54,13 @@ func TestSelfManagedTLS(t *testing.T) {
 		})
 	})
 	t.Run("admission decisions go through the API server, which verifies TLS against the injected CA", func(t *testing.T) {
-		if err := env.Client.Create(t.Context(), brokenStatefulSet(), client.DryRunAll); err == nil || err.Error() != brokenDenial {
+		if err := env.Client.Create(t.Context(), framework.BrokenStatefulSet(testNamespace), client.DryRunAll); err == nil || err.Error() != brokenDenial {
 			t.Errorf("got %v\nwant %s", err, brokenDenial)
 		}
-		if err := env.Client.Create(t.Context(), deployment(), client.DryRunAll); err != nil {
+		if err := env.Client.Create(t.Context(), framework.WebDeployment(testNamespace), client.DryRunAll); err != nil {
 			t.Errorf("a valid Deployment was refused: %v", err)
 		}
-		ds := agentDaemonSet()
+		ds := framework.AgentDaemonSet(testNamespace)
 		if err := env.Client.Create(t.Context(), ds, client.DryRunAll); err != nil {
 			t.Fatal(err)
 		}
@@ -74,8 +75,8 @@ func TestSelfManagedTLS(t *testing.T) {
 		}
 		setValidatingBundle(t, certs.EncodeCerts(stranger.Cert))
 		var refused string
-		waitFor(t, "the API server to refuse the webhook's certificate", 10*time.Second, func() bool {
-			err := env.Client.Create(t.Context(), brokenStatefulSet(), client.DryRunAll)
+		framework.WaitFor(t, "the API server to refuse the webhook's certificate", 10*time.Second, func() bool {
+			err := env.Client.Create(t.Context(), framework.BrokenStatefulSet(testNamespace), client.DryRunAll)
 			if err != nil && strings.Contains(err.Error(), "failed calling webhook") {
 				refused = err.Error()
 				return true
@@ -85,8 +86,8 @@ func TestSelfManagedTLS(t *testing.T) {
 		if !strings.Contains(refused, "x509: certificate signed by unknown authority") {
 			t.Errorf("the refusal does not come from TLS verification: %s", refused)
 		}
-		waitFor(t, "the leader to restore the bundle", 15*time.Second, func() bool {
-			err := env.Client.Create(t.Context(), brokenStatefulSet(), client.DryRunAll)
+		framework.WaitFor(t, "the leader to restore the bundle", 15*time.Second, func() bool {
+			err := env.Client.Create(t.Context(), framework.BrokenStatefulSet(testNamespace), client.DryRunAll)
 			return err != nil && err.Error() == brokenDenial
 		})
 	})
@@ -122,7 +123,7 @@ func TestSelfManagedTLS(t *testing.T) {
 
 func TestHostileRequests(t *testing.T) {
 	s := servers[1]
-	waitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
+	framework.WaitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
 	c := s.httpsClient(t)
 	url := "https://127.0.0.1:" + strconv.Itoa(s.port) + "/validate"
 	review := admissionReview(t)

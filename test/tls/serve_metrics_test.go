@@ -136,7 +136,7 @@ func startMetricsReplica(t *testing.T) (*server, string) {
 		}
 	}
 	metricsAddr := "127.0.0.1:" + strconv.Itoa(metricsPort)
-	waitFor(t, "the metrics server to listen", 10*time.Second, func() bool {
+	framework.WaitFor(t, "the metrics server to listen", 10*time.Second, func() bool {
 		conn, err := net.Dial("tcp", metricsAddr)
 		if err == nil {
 			conn.Close()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/setwarden/setwarden/test/framework"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -24,7 +25,7 @@ import (
 func TestRollingRestartUnderLoad(t *testing.T) {
 	const rate = 200
 	for _, s := range servers {
-		waitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
+		framework.WaitFor(t, s.identity+" to be ready", 60*time.Second, func() bool { return s.ready() })
 	}
 	first, second := servers[0], servers[1]
 	if leaseHolder(t) == second.identity {
@@ -47,7 +48,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 		figures = append(figures, f.String())
 	}
 	newHolder := serverNamed(t, leaseHolder(t))
-	waitFor(t, newHolder.identity+" to rotate after the restarts", 30*time.Second, func() bool {
+	framework.WaitFor(t, newHolder.identity+" to rotate after the restarts", 30*time.Second, func() bool {
 		return strings.Contains(newHolder.log(t), `"Wrote certificate Secret"`)
 	})
 	time.Sleep(3 * time.Second)
@@ -93,7 +94,7 @@ func restart(t *testing.T, s, other *server, trust *bundleTrust) restartFigures 
 	// server). Started right before a renewal, a restart could outlive that
 	// certificate; with real lifetimes the margin is weeks. So each restart
 	// begins just after a renewal.
-	waitFor(t, "a freshly renewed serving certificate", 15*time.Second, func() bool {
+	framework.WaitFor(t, "a freshly renewed serving certificate", 15*time.Second, func() bool {
 		st := secretState(t)
 		return st.Serving != nil && time.Until(st.Serving.Cert.NotAfter) > 9*time.Second
 	})
@@ -116,7 +117,7 @@ func restart(t *testing.T, s, other *server, trust *bundleTrust) restartFigures 
 		defer close(probed)
 		probe.run(stopProbe)
 	}()
-	waitFor(t, s.identity+" to turn unready", time.Second, func() bool { return !s.ready() })
+	framework.WaitFor(t, s.identity+" to turn unready", time.Second, func() bool { return !s.ready() })
 	f.unready = time.Since(signalled)
 	select {
 	case <-s.proc.Done():
@@ -131,14 +132,14 @@ func restart(t *testing.T, s, other *server, trust *bundleTrust) restartFigures 
 		t.Errorf("%s did not shut its webhook server down gracefully", s.identity)
 	}
 	if wasHolder {
-		waitFor(t, other.identity+" to take the Lease", 20*time.Second, func() bool { return leaseHolder(t) == other.identity })
+		framework.WaitFor(t, other.identity+" to take the Lease", 20*time.Second, func() bool { return leaseHolder(t) == other.identity })
 		f.leaseTo = time.Since(signalled)
 	}
 	f.newHolder = leaseHolder(t)
 	if err := s.start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, s.identity+" to be ready again", 60*time.Second, func() bool { return s.ready() })
+	framework.WaitFor(t, s.identity+" to be ready again", 60*time.Second, func() bool { return s.ready() })
 	f.ready = time.Since(signalled)
 	if n := len(probe.failures); n > 0 {
 		t.Errorf("%s: %d requests sent after SIGTERM got no clean answer:\n%s", s.identity, n, strings.Join(probe.failures, "\n"))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http/httptest"
 	"testing"
+	"time"
 )
 
 // heldCache syncs only once released, as an informer cache does once the
@@ -38,6 +39,11 @@ func TestReleaseAfterSyncWaitsForTheCachesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- (&releaseAfterSync{cache: cache}).Start(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Start returned %v before the caches synced", err)
+	case <-time.After(200 * time.Millisecond):
+	}
 	close(cache.synced)
 	if err := <-done; err != nil {
 		t.Errorf("Start returned %v after the caches synced, want nil", err)
