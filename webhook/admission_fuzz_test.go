@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/go-logr/logr"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -14,6 +17,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/setwarden/setwarden/policies/kjson"
 )
 
 // fuzzSeedReviews returns raw request bodies for the admission fuzz
@@ -102,6 +107,9 @@ func FuzzAdmissionReview(f *testing.F) {
 			rec := httptest.NewRecorder()
 			wh.ServeHTTP(rec, req)
 			fuzzCheckAdmissionResponse(t, name, rec)
+			if name == "mutate" {
+				fuzzCheckPatch(t, h, body, rec)
+			}
 		}
 	})
 }
@@ -136,5 +144,26 @@ func fuzzCheckAdmissionResponse(t *testing.T, name string, rec *httptest.Respons
 	}
 	if total > maxWarningsSize {
 		t.Fatalf("%s: warnings total %d bytes", name, total)
+	}
+}
+
+// fuzzCheckPatch applies a mutation's patch to the request's object: it
+// must apply, and make, in our types, the object that the patch between the
+// whole objects (controller-runtime's defaulter's) makes.
+func fuzzCheckPatch(t *testing.T, h *Handlers, body []byte, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	out := admissionv1.AdmissionReview{}
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil || out.Response == nil || out.Response.Patch == nil {
+		return
+	}
+	in := admissionv1.AdmissionReview{}
+	if err := kjson.Unmarshal(body, &in); err != nil || in.Request == nil {
+		t.Fatalf("a patch answers a review that does not decode (%v)", err)
+	}
+	raw := in.Request.Object.Raw
+	got := typedDaemonSet(t, applyPatch(t, string(raw), out.Response.Patch))
+	whole := typedDaemonSet(t, applyPatch(t, string(raw), wholeObjectPatch(t, h, raw)))
+	if !reflect.DeepEqual(got, whole) {
+		t.Fatalf("the patch makes a different object than the whole-object patch:\n%s", cmp.Diff(whole, got))
 	}
 }

@@ -57,11 +57,17 @@ func (h *mutatorHandler[T]) Handle(ctx context.Context, req admission.Request) a
 	if !changed {
 		return admission.Allowed("")
 	}
-	mutated, err := json.Marshal(obj)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
+	resp, ok := admission.Response{}, false
+	if scoped, isScoped := h.mutator.(ScopedMutator[T]); isScoped {
+		resp, ok = scopedPatch(scoped, req.Object.Raw, obj)
 	}
-	resp := admission.PatchResponseFromRaw(req.Object.Raw, mutated)
+	if !ok {
+		mutated, err := json.Marshal(obj)
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		resp = admission.PatchResponseFromRaw(req.Object.Raw, mutated)
+	}
 	if err := keepUnknownFields[T](&resp, req.Object.Raw); err != nil {
 		return admission.Errored(http.StatusInternalServerError, err)
 	}
@@ -122,7 +128,21 @@ type AgentTolerations struct {
 	Metrics *Metrics
 }
 
-var _ Mutator[*appsv1.DaemonSet] = &AgentTolerations{}
+var (
+	_ Mutator[*appsv1.DaemonSet]       = &AgentTolerations{}
+	_ ScopedMutator[*appsv1.DaemonSet] = &AgentTolerations{}
+)
+
+// MutatedPath implements ScopedMutator: the engine adds tolerations to the
+// pod template and changes nothing else.
+func (m *AgentTolerations) MutatedPath() []string {
+	return []string{"spec", "template", "spec", "tolerations"}
+}
+
+// MutatedValue implements ScopedMutator.
+func (m *AgentTolerations) MutatedValue(ds *appsv1.DaemonSet) any {
+	return ds.Spec.Template.Spec.Tolerations
+}
 
 // Mutate implements Mutator.
 func (m *AgentTolerations) Mutate(ctx context.Context, ds *appsv1.DaemonSet) (bool, error) {
