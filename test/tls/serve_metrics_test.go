@@ -58,10 +58,10 @@ func TestSecureMetrics(t *testing.T) {
 			wantStatus: http.StatusUnauthorized, wantBody: "Unauthorized\n",
 		},
 		{
-			// controller-runtime's filter answers 500, not 401, when the
-			// TokenReview rejects the token: still a refusal.
+			// 401, as for no token at all: the TokenReview worked and
+			// rejected the token (500 is kept for a TokenReview that fails).
 			name: "a token the API server does not accept is refused", url: metricsURL, token: "not-a-token",
-			wantStatus: http.StatusInternalServerError, wantBody: "Authentication failed\n",
+			wantStatus: http.StatusUnauthorized, wantBody: "Unauthorized\n",
 		},
 		{
 			name: "a ServiceAccount not allowed to get /metrics is forbidden", url: metricsURL, token: tokens[metricsStranger],

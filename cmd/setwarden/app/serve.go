@@ -26,10 +26,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/setwarden/setwarden/cmd/setwarden/internal/metricsauth"
 	"github.com/setwarden/setwarden/policies"
 	swwebhook "github.com/setwarden/setwarden/webhook"
 	"github.com/setwarden/setwarden/webhook/certs"
@@ -249,12 +249,15 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 // metricsOptions serves metrics over plain HTTP, or with --metrics-secure
 // over HTTPS to callers allowed to get /metrics: the API server checks
 // their token and their RBAC, so scrapers need no shared secret.
+// metricsauth does the checking rather than controller-runtime's filters
+// package, which links k8s.io/apiserver and doubles the binary.
 func (o *serveOptions) metricsOptions(tlsOpts []func(*tls.Config)) metricsserver.Options {
 	opts := metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts}
 	if o.metricsSecure {
 		opts.SecureServing = true
-		// TokenReviews authenticate, SubjectAccessReviews authorize.
-		opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+		// TokenReviews authenticate, SubjectAccessReviews authorize; both
+		// answers are cached.
+		opts.FilterProvider = metricsauth.NewFilter
 		opts.CertDir = o.metricsCertDir
 	}
 	return opts
