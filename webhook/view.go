@@ -3,8 +3,11 @@ package webhook
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
+	"time"
 
+	"golang.org/x/sync/singleflight"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -24,7 +27,38 @@ type CacheView struct {
 	// APIReader reads directly from the API server on a cache miss.
 	APIReader client.Reader
 
-	nodes nodeSnapshot
+	nodes  nodeSnapshot
+	absent absentServices
+}
+
+const (
+	// absentFor is how long the API server's word that a Service does not
+	// exist is taken without asking again. A Service created since is
+	// found in the cache as soon as the informer sees it (the cache is
+	// read first); only a request in that informer lag gets the older
+	// answer, a warning rather than a pass.
+	absentFor = time.Second
+	// maxAbsent bounds the Services remembered as absent.
+	maxAbsent = 4096
+	// liveGetTimeout bounds a live GET: when the API server is slow, the
+	// rules that need the Service are skipped (and say so) rather than the
+	// review waiting for the API server's webhook timeout.
+	liveGetTimeout = 2 * time.Second
+)
+
+// absentServices keeps a StatefulSet storm naming a missing Service (a
+// controller retrying, a chart installed before its Service) from becoming
+// a storm of live GETs queued behind the client's rate limiter: concurrent
+// lookups of one Service share one GET, and its "not found" is remembered
+// for absentFor. Under load without this, reviews waited for the limiter
+// until the API server's timeout and the webhook's heap grew to 230 MiB.
+type absentServices struct {
+	lookups singleflight.Group
+	mu      sync.Mutex
+	until   map[client.ObjectKey]time.Time
+	// now and timeout are time.Now and liveGetTimeout, but for tests.
+	now     func() time.Time
+	timeout time.Duration
 }
 
 // nodeSnapshot is the list of cached Nodes, kept between requests while no
@@ -91,7 +125,7 @@ func (v requestView) Service(namespace, name string) (*corev1.Service, bool, err
 	key := client.ObjectKey{Namespace: namespace, Name: name}
 	err := v.Cache.Get(v.ctx, key, svc)
 	if apierrors.IsNotFound(err) && v.APIReader != nil {
-		err = v.APIReader.Get(v.ctx, key, svc)
+		svc, err = v.absent.get(v.ctx, v.APIReader, key)
 	}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -100,6 +134,48 @@ func (v requestView) Service(namespace, name string) (*corev1.Service, bool, err
 		return nil, false, fmt.Errorf("reading Service %s/%s: %w", namespace, name, err)
 	}
 	return svc, true, nil
+}
+
+// get reads a Service the cache does not have from the API server, unless
+// it said recently that the Service does not exist; concurrent calls for
+// one Service share one GET, made with no caller's cancellation.
+func (a *absentServices) get(ctx context.Context, reader client.Reader, key client.ObjectKey) (*corev1.Service, error) {
+	now, timeout := a.now, a.timeout
+	if now == nil {
+		now, timeout = time.Now, liveGetTimeout
+	}
+	notFound := apierrors.NewNotFound(corev1.Resource("services"), key.Name)
+	a.mu.Lock()
+	absent := now().Before(a.until[key])
+	a.mu.Unlock()
+	if absent {
+		return nil, notFound
+	}
+	res, err, _ := a.lookups.Do(key.String(), func() (any, error) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		svc := &corev1.Service{}
+		err := reader.Get(ctx, key, svc)
+		if apierrors.IsNotFound(err) {
+			a.remember(key, now().Add(absentFor))
+		}
+		return svc, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	// Callers sharing a GET share its Service: hand each its own copy.
+	return res.(*corev1.Service).DeepCopy(), nil
+}
+
+// remember records that key is absent until t; a full record is emptied.
+func (a *absentServices) remember(key client.ObjectKey, t time.Time) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.until == nil || len(a.until) >= maxAbsent {
+		a.until = map[client.ObjectKey]time.Time{}
+	}
+	a.until[key] = t
 }
 
 // Nodes returns the snapshot when it is current. A Node event during the

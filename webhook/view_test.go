@@ -2,11 +2,17 @@ package webhook
 
 import (
 	"context"
+	"errors"
 	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -109,4 +115,126 @@ func TestNodesAreListedAgainOnlyAfterANodeChanges(t *testing.T) {
 	if reader.lists != 5 {
 		t.Errorf("a Delete event must invalidate the snapshot: %d lists, want 5", reader.lists)
 	}
+}
+
+// apiServer is the API reader of a CacheView: it counts GETs, answers with
+// its Service or NotFound, and, when hold is set, answers only once hold is
+// closed or the GET's context ends.
+type apiServer struct {
+	client.Reader
+	svc  *corev1.Service
+	hold chan struct{}
+	gets atomic.Int32
+}
+
+func (a *apiServer) Get(ctx context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	a.gets.Add(1)
+	if a.hold != nil {
+		select {
+		case <-a.hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	if a.svc == nil || a.svc.Name != key.Name {
+		return apierrors.NewNotFound(corev1.Resource("services"), key.Name)
+	}
+	a.svc.DeepCopyInto(obj.(*corev1.Service))
+	return nil
+}
+
+func TestServiceCacheMissesAskTheAPIServerSparingly(t *testing.T) {
+	clock := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	newView := func(api *apiServer) *CacheView {
+		v := &CacheView{Cache: fake.NewClientBuilder().Build(), APIReader: api}
+		v.absent.now, v.absent.timeout = func() time.Time { return clock }, time.Second
+		return v
+	}
+	lookup := func(t *testing.T, v *CacheView, name string) (bool, error) {
+		t.Helper()
+		_, found, err := v.For(t.Context()).Service("data", name)
+		return found, err
+	}
+
+	t.Run("concurrent lookups of a missing Service share one GET", func(t *testing.T) {
+		api := &apiServer{hold: make(chan struct{})}
+		v := newView(api)
+		var wg sync.WaitGroup
+		results := make(chan error, 50)
+		for range 50 {
+			wg.Go(func() {
+				found, err := lookup(t, v, "db")
+				if found {
+					err = errors.New("found a Service that does not exist")
+				}
+				results <- err
+			})
+		}
+		for api.gets.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond) // let the others join the GET in flight
+		close(api.hold)
+		wg.Wait()
+		close(results)
+		for err := range results {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+		// Lookups that came after the GET answered take its answer.
+		if got := api.gets.Load(); got != 1 {
+			t.Errorf("%d GETs, want 1", got)
+		}
+	})
+	t.Run("the API server's not found is taken for a second, then asked again", func(t *testing.T) {
+		api := &apiServer{}
+		v := newView(api)
+		lookup(t, v, "db")
+		clock = clock.Add(999 * time.Millisecond)
+		lookup(t, v, "db")
+		if got := api.gets.Load(); got != 1 {
+			t.Errorf("within the second: %d GETs, want 1", got)
+		}
+		clock = clock.Add(time.Millisecond)
+		lookup(t, v, "db")
+		if got := api.gets.Load(); got != 2 {
+			t.Errorf("after the second: %d GETs, want 2", got)
+		}
+	})
+	t.Run("a Service the API server has is found, and not remembered as absent", func(t *testing.T) {
+		api := &apiServer{svc: &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: "data"}}}
+		v := newView(api)
+		for range 2 {
+			if found, err := lookup(t, v, "db"); !found || err != nil {
+				t.Errorf("found %v, %v; want found", found, err)
+			}
+		}
+		if got := api.gets.Load(); got != 2 {
+			t.Errorf("%d GETs, want 2 (the informer cache will have it)", got)
+		}
+	})
+	t.Run("a slow API server is given up on and the lookup fails", func(t *testing.T) {
+		api := &apiServer{hold: make(chan struct{})}
+		v := newView(api)
+		v.absent.timeout = 10 * time.Millisecond
+		found, err := lookup(t, v, "db")
+		if found || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("found %v, %v; want a deadline error", found, err)
+		}
+		close(api.hold)
+		if found, err := lookup(t, v, "db"); found || err != nil {
+			t.Errorf("a failed GET must not be remembered: found %v, %v; want not found", found, err)
+		}
+	})
+	t.Run("the Services remembered as absent are bounded", func(t *testing.T) {
+		api := &apiServer{}
+		v := newView(api)
+		for i := range maxAbsent + 10 {
+			lookup(t, v, "svc-"+strconv.Itoa(i))
+		}
+		if n := len(v.absent.until); n > maxAbsent || n == 0 {
+			t.Errorf("%d Services remembered, want 1 to %d", n, maxAbsent)
+		}
+	})
 }
