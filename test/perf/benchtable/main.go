@@ -64,58 +64,63 @@ func run(cmd, out, bench string) error {
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-// decisionRecords turns BenchmarkDecision and BenchmarkBareDecode results
-// into target 1's ratios, per sub-benchmark, from the median of the runs.
+// decisionRecords turns BenchmarkDecisionRatio's interleaved measurements
+// into target 1's ratios, per sub-benchmark, from the median of the runs;
+// BenchmarkDecision and BenchmarkBareDecode give the allocations.
 func decisionRecords(path string) ([]perf.Record, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	type runs struct{ ns, allocs []float64 }
-	results := map[string]*runs{}
+	results := map[string]map[string][]float64{} // benchmark → unit → runs
 	var names []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		name, ns, allocs, ok := parseBenchLine(sc.Text())
+		name, metrics, ok := parseBenchLine(sc.Text())
 		if !ok {
 			continue
 		}
 		if results[name] == nil {
-			results[name] = &runs{}
+			results[name] = map[string][]float64{}
 			names = append(names, name)
 		}
-		results[name].ns = append(results[name].ns, ns)
-		results[name].allocs = append(results[name].allocs, allocs)
+		for unit, v := range metrics {
+			results[name][unit] = append(results[name][unit], v)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
 	var recs []perf.Record
 	for _, name := range names {
-		sub, ok := strings.CutPrefix(name, "BenchmarkDecision/")
-		bare := results["BenchmarkBareDecode/"+sub]
-		if !ok || bare == nil {
+		sub, ok := strings.CutPrefix(name, "BenchmarkDecisionRatio/")
+		r := results[name]
+		if !ok || len(r["decision/bare"]) == 0 {
 			continue
 		}
-		d := results[name]
+		allocs := ""
+		if d, b := results["BenchmarkDecision/"+sub], results["BenchmarkBareDecode/"+sub]; d != nil && b != nil {
+			allocs = fmt.Sprintf(", %.0f vs %.0f allocs/op", median(d["allocs/op"]), median(b["allocs/op"]))
+		}
 		recs = append(recs, perf.Record{Target: 1, Figure: "decision / bare decode, " + sub, Unit: "×", Limit: decisionLimit,
-			Value: median(d.ns) / median(bare.ns),
-			Note: fmt.Sprintf("%.1f vs %.1f µs, %.0f vs %.0f allocs/op, median of %d",
-				median(d.ns)/1000, median(bare.ns)/1000, median(d.allocs), median(bare.allocs), len(d.ns))})
+			Value: median(r["decision/bare"]),
+			Note: fmt.Sprintf("%.1f vs %.1f µs interleaved%s, median of %d",
+				median(r["decision-ns/op"])/1000, median(r["bare-ns/op"])/1000, allocs, len(r["decision/bare"]))})
 	}
 	if len(recs) == 0 {
-		return nil, fmt.Errorf("%s: no BenchmarkDecision/BenchmarkBareDecode pairs", path)
+		return nil, fmt.Errorf("%s: no BenchmarkDecisionRatio results", path)
 	}
 	return recs, nil
 }
 
-// parseBenchLine reads a `go test -bench -benchmem` result line; the -N
-// GOMAXPROCS suffix is dropped from the name.
-func parseBenchLine(line string) (name string, ns, allocs float64, ok bool) {
+// parseBenchLine reads a `go test -bench -benchmem` result line into its
+// metrics by unit (ns/op, allocs/op, custom ones); the -N GOMAXPROCS
+// suffix is dropped from the name.
+func parseBenchLine(line string) (name string, metrics map[string]float64, ok bool) {
 	f := strings.Fields(line)
 	if len(f) < 4 || !strings.HasPrefix(f[0], "Benchmark") {
-		return "", 0, 0, false
+		return "", nil, false
 	}
 	name = f[0]
 	if i := strings.LastIndex(name, "-"); i > 0 {
@@ -123,19 +128,14 @@ func parseBenchLine(line string) (name string, ns, allocs float64, ok bool) {
 			name = name[:i]
 		}
 	}
+	metrics = map[string]float64{}
 	for i := 2; i+1 < len(f); i += 2 {
-		v, err := strconv.ParseFloat(f[i], 64)
-		if err != nil {
-			continue
-		}
-		switch f[i+1] {
-		case "ns/op":
-			ns, ok = v, true
-		case "allocs/op":
-			allocs = v
+		if v, err := strconv.ParseFloat(f[i], 64); err == nil {
+			metrics[f[i+1]] = v
 		}
 	}
-	return name, ns, allocs, ok
+	_, ok = metrics["ns/op"]
+	return name, metrics, ok
 }
 
 func median(v []float64) float64 {
