@@ -144,7 +144,7 @@ type process struct {
 	done                         chan struct{}
 }
 
-func startServer(t *testing.T, bin, kubeconfig, dir, name string) *process {
+func startServer(t *testing.T, bin, kubeconfig, dir, name string, extraArgs ...string) *process {
 	t.Helper()
 	p := &process{name: name, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
 	for _, port := range []*int{&p.port, &p.probePort, &p.metricsPort} {
@@ -162,6 +162,7 @@ func startServer(t *testing.T, bin, kubeconfig, dir, name string) *process {
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(p.metricsPort),
 		"--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(p.probePort),
 		"--zap-log-level", "info")
+	p.cmd.Args = append(p.cmd.Args, extraArgs...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {

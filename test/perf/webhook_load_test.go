@@ -2,13 +2,17 @@ package perf
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,7 +52,12 @@ func TestWebhookLoad(t *testing.T) {
 	// The server starts after the Service exists: its cache syncs with it.
 	dir := t.TempDir()
 	tlsCfg, _ := writeServingCert(t, dir)
-	server := startServer(t, buildShipped(t, dir), env.Kubeconfig, dir, "load")
+	pprofPort, err := framework.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := startServer(t, buildShipped(t, dir), env.Kubeconfig, dir, "load",
+		"--pprof-bind-address", "127.0.0.1:"+strconv.Itoa(pprofPort))
 	defer server.stop()
 	server.waitReady(t)
 	floorURL := startFloorServer(t, dir)
@@ -61,8 +70,10 @@ func TestWebhookLoad(t *testing.T) {
 		duration = d
 	}
 	load := Config{TLS: tlsCfg, Mix: mix, Duration: duration, Seed: 1}
-	sw := measureLoad(t, "setwarden", "https://127.0.0.1:"+strconv.Itoa(server.port), load)
-	floor := measureLoad(t, "floor server", floorURL, load)
+	sw := measureLoad(t, "setwarden", "https://127.0.0.1:"+strconv.Itoa(server.port), load, func(d time.Duration) {
+		profileWebhook(t, pprofPort, d)
+	})
+	floor := measureLoad(t, "floor server", floorURL, load, nil)
 	emit(t, Record{Target: 2, Figure: "throughput, closed loop, 32 workers", Value: sw.throughput.Throughput(), Unit: "reviews/s",
 		Limit: 10000, AtLeast: true, Note: fmt.Sprintf("p99 %.2f ms, %s; the floor server: %.0f reviews/s",
 			ms(sw.throughput.Percentile(99)), duration, floor.throughput.Throughput())})
@@ -93,8 +104,9 @@ func (f loadFigures) latencyNote() string {
 }
 
 // measureLoad runs the closed loop (32 workers) and latencyRuns open loops
-// at 1,000 requests/s against one server, after a second of warm-up.
-func measureLoad(t *testing.T, name, url string, cfg Config) loadFigures {
+// at 1,000 requests/s against one server, after a second of warm-up;
+// duringClosedLoop, if set, runs alongside the closed loop.
+func measureLoad(t *testing.T, name, url string, cfg Config, duringClosedLoop func(time.Duration)) loadFigures {
 	t.Helper()
 	cfg.BaseURL = url
 	run := func(label string, cfg Config) *Result {
@@ -115,7 +127,12 @@ func measureLoad(t *testing.T, name, url string, cfg Config) loadFigures {
 	run("", warm)
 	closed := cfg
 	closed.Workers = 32
+	var during sync.WaitGroup
+	if duringClosedLoop != nil {
+		during.Go(func() { duringClosedLoop(closed.Duration) })
+	}
 	f := loadFigures{throughput: run("throughput (closed loop, 32)", closed)}
+	during.Wait()
 	open := cfg
 	open.Rate = 1000
 	var runs []*Result
@@ -128,6 +145,37 @@ func measureLoad(t *testing.T, name, url string, cfg Config) loadFigures {
 	}
 	f.latency = runs[len(runs)/2]
 	return f
+}
+
+// profileWebhook takes a CPU profile of the webhook through its
+// --pprof-bind-address for the middle of a closed-loop run of duration d,
+// and saves it beside the figures (bin/bench under make bench): the
+// profile behind the throughput figure.
+func profileWebhook(t *testing.T, port int, d time.Duration) {
+	t.Helper()
+	out := os.Getenv(OutEnv)
+	if out == "" || d < 4*time.Second {
+		return
+	}
+	time.Sleep(time.Second)
+	seconds := int((d - 2*time.Second).Seconds())
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", port, seconds))
+	if err != nil {
+		t.Errorf("profiling the webhook: %v", err)
+		return
+	}
+	defer resp.Body.Close()
+	path := filepath.Join(filepath.Dir(out), "webhook-cpu.pprof")
+	f, err := os.Create(path)
+	if err == nil {
+		_, err = io.Copy(f, resp.Body)
+		err = errors.Join(err, f.Close())
+	}
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("profiling the webhook: HTTP %d, %v", resp.StatusCode, err)
+		return
+	}
+	fmt.Printf("perf: webhook CPU profile of %ds of the closed loop: go tool pprof -top %s\n", seconds, path)
 }
 
 // startFloorServer builds and starts the floor server with the serving

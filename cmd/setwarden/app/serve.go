@@ -45,6 +45,7 @@ type serveOptions struct {
 	metricsSecure    bool
 	metricsCertDir   string
 	probeAddr        string
+	pprofAddr        string
 	tlsMinVersion    string
 	enableHTTP2      bool
 	zap              zap.Options
@@ -104,6 +105,7 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	flags.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes to get /metrics (SubjectAccessReview)")
 	flags.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "with --metrics-secure: directory holding tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
 	flags.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
+	flags.StringVar(&o.pprofAddr, "pprof-bind-address", "", `Go profiler (/debug/pprof/) address, for diagnosis: off when empty or "0"; it has no authentication, so bind it to 127.0.0.1 and use kubectl port-forward`)
 	flags.StringVar(&o.tlsMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3")
 	flags.BoolVar(&o.enableHTTP2, "enable-http2", false, "serve HTTP/2 (off by default: see CVE-2023-44487)")
 	flags.DurationVar(&o.gracefulShutdown, "graceful-shutdown-timeout", 30*time.Second, "how long the whole shutdown may take, drain delay included")
@@ -229,6 +231,7 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 		Scheme:                  newScheme(),
 		Metrics:                 o.metricsOptions(tlsOpts),
 		HealthProbeBindAddress:  o.probeAddr,
+		PprofBindAddress:        o.pprofAddr,
 		GracefulShutdownTimeout: &o.gracefulShutdown,
 		WebhookServer: swwebhook.NewServer(swwebhook.ServerOptions{
 			Host: o.webhookHost, Port: o.port, CertDir: o.certDir, TLSOpts: webhookTLSOpts,
