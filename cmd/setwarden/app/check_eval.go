@@ -27,8 +27,8 @@ import (
 //  2. Every document is decoded, evaluated and dropped; its results go to
 //     the outputs at once, and only counts stay.
 //
-// The reader decodes documents on every core but hands them over in input
-// order on this goroutine, so the evaluation and the report need no locks.
+// The reader decodes and judges documents on every core but hands them
+// over in input order on this goroutine, so the report needs no locks.
 //
 // Deferring only the StatefulSets whose Service had not been seen yet would
 // save the first pass, but not for Nodes, which every workload may need.
@@ -46,6 +46,7 @@ func checkInput(ctx context.Context, engine *policies.Engine, reader *manifest.R
 	view := buildView(ctx, reader, paths, live, own)
 	ev := &evaluator{engine: engine, view: view, builder: b, withRules: outs.needsRules(), rules: map[string][]string{}}
 	reader.Walk(ctx, paths, &manifest.Visitor{
+		Prepare: ev.judge,
 		Document: func(doc *manifest.Document) {
 			if !own.has(doc.File) {
 				ev.document(doc)
@@ -113,32 +114,55 @@ type evaluator struct {
 	rules     map[string][]string // enabled rules by kind/namespace, for JUnit
 }
 
-func (e *evaluator) document(doc *manifest.Document) {
-	ref := report.ObjectRef{APIVersion: doc.APIVersion, Kind: doc.Kind, Namespace: doc.Namespace, Name: doc.Name}
+// verdict is the engine's report on one document: judge computes it on the
+// reader's workers, document hands it to the outputs in input order.
+type verdict struct {
+	ref report.ObjectRef
+	// workload is the object's workload; nil for other objects, which
+	// are not evaluated.
+	workload *policies.Workload
+	report   *policies.Report
+	err      error
+}
+
+// judge evaluates a document. It runs on the reader's workers: the engine
+// and the view are safe for concurrent use, and nothing else is touched.
+func (e *evaluator) judge(doc *manifest.Document) any {
+	v := &verdict{ref: report.ObjectRef{APIVersion: doc.APIVersion, Kind: doc.Kind, Namespace: doc.Namespace, Name: doc.Name}}
 	if doc.Object == nil {
-		e.builder.AddNotEvaluated(ref)
-		return
+		return v
 	}
 	w, ok := policies.NewWorkload(doc.Object)
 	if !ok { // Services and Nodes
-		e.builder.AddNotEvaluated(ref)
-		return
+		return v
 	}
-	ref.Namespace = w.Namespace()
-	r, err := evaluate(e.engine, doc.Object, e.view)
-	if err != nil {
-		e.builder.AddError(report.Problem{File: doc.File, Line: doc.Line, Object: &ref, Message: err.Error()})
+	v.workload, v.ref.Namespace = w, w.Namespace()
+	v.report, v.err = evaluate(e.engine, doc.Object, e.view)
+	return v
+}
+
+func (e *evaluator) document(doc *manifest.Document) {
+	v, ok := doc.Prepared.(*verdict)
+	if !ok { // decoded without workers
+		v = e.judge(doc).(*verdict)
+	}
+	switch {
+	case v.workload == nil:
+		e.builder.AddNotEvaluated(v.ref)
+		return
+	case v.err != nil:
+		e.builder.AddError(report.Problem{File: doc.File, Line: doc.Line, Object: &v.ref, Message: v.err.Error()})
 		return
 	}
 	var fieldLine func(string) int
-	if len(r.Findings) > 0 {
+	if len(v.report.Findings) > 0 {
 		fieldLine = manifest.NewFieldLocator(doc).Line
 	}
 	var rules []string
 	if e.withRules {
-		rules = e.enabledRules(w.GroupKind, ref.Namespace)
+		rules = e.enabledRules(v.workload.GroupKind, v.ref.Namespace)
 	}
-	e.builder.AddEvaluated(doc.File, doc.Line, ref, r, fieldLine, rules)
+	e.builder.AddEvaluated(doc.File, doc.Line, v.ref, v.report, fieldLine, rules)
 }
 
 func (e *evaluator) enabledRules(gk schema.GroupKind, namespace string) []string {

@@ -106,17 +106,24 @@ type batch struct {
 	events []event
 	done   chan struct{} // receives once the events are ready
 	ready  bool          // done was received
-	// rec records what a decoder reports as events of the stream st.
-	rec    Visitor
-	st     *stream
-	onList func(d *decoder, src Source, items []jsontext.Value, depth int)
+	// rec records what a decoder reports as events of the stream st,
+	// prepared with prepare (the Visitor's Prepare) if set.
+	rec     Visitor
+	prepare func(*Document) any
+	st      *stream
+	onList  func(d *decoder, src Source, items []jsontext.Value, depth int)
 }
 
 func newBatch() *batch {
 	b := &batch{done: make(chan struct{}, 1)}
 	b.rec = Visitor{
-		Document: func(d *Document) { b.events = append(b.events, event{kind: evDocument, st: b.st, doc: *d}) },
-		Error:    func(p Problem) { b.events = append(b.events, event{kind: evError, st: b.st, problem: p}) },
+		Document: func(d *Document) {
+			if b.prepare != nil {
+				d.Prepared = b.prepare(d)
+			}
+			b.events = append(b.events, event{kind: evDocument, st: b.st, doc: *d})
+		},
+		Error: func(p Problem) { b.events = append(b.events, event{kind: evError, st: b.st, problem: p}) },
 	}
 	b.onList = func(d *decoder, src Source, items []jsontext.Value, depth int) {
 		l := &pendingList{src: src, depth: depth, items: items, raw: d.raw, rawLine: d.rawLine, fastYAML: d.fastYAML}
@@ -271,6 +278,7 @@ func (q *queue) problemVisitor() *Visitor {
 func (q *queue) batch() *batch {
 	if q.cur == nil {
 		q.cur = q.pool.get()
+		q.cur.prepare = q.v.Prepare
 	}
 	return q.cur
 }

@@ -64,6 +64,8 @@ type Document struct {
 	RawLine int
 	// InList is set for the items of a List, whose Raw is the whole List.
 	InList bool
+	// Prepared is what Visitor.Prepare returned for the document, if set.
+	Prepared any
 	// fastYAML is set when the fast YAML path converted Raw, so that a
 	// FieldLocator can walk its lines without checking it again.
 	fastYAML bool
@@ -83,7 +85,14 @@ type Visitor struct {
 	// With workers, it runs on the calling goroutine as each document is
 	// read, which may be before the callbacks of the documents before it.
 	Filter func(raw []byte) bool
-	// Document receives each object read.
+	// Prepare, when set, is called with each object read on the goroutine
+	// that decoded it, one of the reader's workers, and its result is set
+	// as the Document's Prepared: the work on a document that does not need
+	// input order, such as judging it, is spread over the cores as well.
+	// It must be safe for concurrent use, and must not keep Raw. Documents
+	// decoded on the calling goroutine may reach Document unprepared.
+	Prepare func(*Document) any
+	// Document receives each object read, in input order.
 	Document func(*Document)
 	// Error receives input errors: unreadable files, invalid YAML, objects
 	// that cannot be decoded. Reading goes on after each.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -149,5 +150,39 @@ func TestReaderWorkersReportPanicsOnce(t *testing.T) {
 	}
 	if last := got[len(got)-1]; !strings.Contains(last, "dir/f04.yaml") {
 		t.Errorf("last call = %q, want the next file still read", last)
+	}
+}
+
+// TestReaderWorkersPrepareEveryDocument checks Visitor.Prepare: with four
+// workers, every document reaches Document prepared (Lists included), once,
+// with what Prepare made of that very document, in input order.
+func TestReaderWorkersPrepareEveryDocument(t *testing.T) {
+	t.Chdir(t.TempDir())
+	manifestWriteFiles(t, mixedInput())
+	paths := []string{"dir", "dir/z/list.yaml"}
+	var want []string
+	(&Reader{Workers: 1}).Walk(t.Context(), paths, &Visitor{Document: func(d *Document) {
+		want = append(want, d.Source.String()+" "+d.Name)
+	}})
+	var prepared atomic.Int64
+	var got []string
+	(&Reader{Workers: 4}).Walk(t.Context(), paths, &Visitor{
+		Prepare: func(d *Document) any {
+			prepared.Add(1)
+			return d.Source.String() + " " + d.Name
+		},
+		Document: func(d *Document) {
+			p, ok := d.Prepared.(string)
+			if !ok {
+				p = "unprepared " + d.Source.String() + " " + d.Name
+			}
+			got = append(got, p)
+		},
+	})
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("documents (-one worker, unprepared +four workers, prepared):\n%s", diff)
+	}
+	if int(prepared.Load()) != len(want) {
+		t.Errorf("Prepare ran %d times for %d documents", prepared.Load(), len(want))
 	}
 }
