@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
 # Multi-stage build: a static setwarden binary on a distroless, non-root image.
 FROM golang:1.26 AS build
+# The official images say GOTOOLCHAIN=local; auto lets an image older than
+# go.mod's toolchain line (go1.26.10, with the standard library's security
+# fixes) fetch that release, and a newer one build with itself.
+ENV GOTOOLCHAIN=auto
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

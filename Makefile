@@ -5,6 +5,11 @@ SHELL := /usr/bin/env bash
 GO ?= go
 BIN := $(CURDIR)/bin
 export KUBEBUILDER_ASSETS := $(BIN)
+# GOTOOLCHAIN=auto makes the go command use go.mod's toolchain line (go1.26.10:
+# the standard library fixes govulncheck asks for) when the installed Go is
+# older; it fetches that release from the Go module proxy once. Machines whose
+# Go environment says GOTOOLCHAIN=local would otherwise ignore the line.
+export GOTOOLCHAIN ?= auto
 
 .PHONY: all build tools test unit e2e vet lint fmt-check check-examples bench clean
 

@@ -2,6 +2,11 @@ module github.com/setwarden/setwarden
 
 go 1.26.0
 
+// The Go release the binary and the tests are built with: go1.26.8 has 12
+// reachable standard-library vulnerabilities (govulncheck), fixed in 1.26.10.
+// The Makefile sets GOTOOLCHAIN=auto, so the go command fetches it.
+toolchain go1.26.10
+
 require (
 	github.com/cert-manager/cert-manager v1.21.2
 	github.com/evanphx/json-patch/v5 v5.9.11
