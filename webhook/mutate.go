@@ -57,21 +57,7 @@ func (h *mutatorHandler[T]) Handle(ctx context.Context, req admission.Request) a
 	if !changed {
 		return admission.Allowed("")
 	}
-	resp, ok := admission.Response{}, false
-	if scoped, isScoped := h.mutator.(ScopedMutator[T]); isScoped {
-		resp, ok = scopedPatch(scoped, req.Object.Raw, obj)
-	}
-	if !ok {
-		mutated, err := json.Marshal(obj)
-		if err != nil {
-			return admission.Errored(http.StatusInternalServerError, err)
-		}
-		resp = admission.PatchResponseFromRaw(req.Object.Raw, mutated)
-	}
-	if err := keepUnknownFields[T](&resp, req.Object.Raw); err != nil {
-		return admission.Errored(http.StatusInternalServerError, err)
-	}
-	return resp
+	return h.patch(req.Object.Raw, obj)
 }
 
 // keepUnknownFields drops the patch's "remove" operations that only reflect

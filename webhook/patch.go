@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 
 	"github.com/go-json-experiment/json/jsontext"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -26,6 +27,28 @@ type ScopedMutator[T runtime.Object] interface {
 	MutatedPath() []string
 	// MutatedValue returns the value at MutatedPath in obj.
 	MutatedValue(obj T) any
+}
+
+// patch answers with the JSON patch from the request's raw object to the
+// mutated obj: over the edited value alone for a ScopedMutator, else over
+// the whole objects, as controller-runtime's defaulter computes it; either
+// way without removing what decoding into T lost.
+func (h *mutatorHandler[T]) patch(raw []byte, obj T) admission.Response {
+	resp, ok := admission.Response{}, false
+	if scoped, isScoped := h.mutator.(ScopedMutator[T]); isScoped {
+		resp, ok = scopedPatch(scoped, raw, obj)
+	}
+	if !ok {
+		mutated, err := json.Marshal(obj)
+		if err != nil {
+			return admission.Errored(http.StatusInternalServerError, err)
+		}
+		resp = admission.PatchResponseFromRaw(raw, mutated)
+	}
+	if err := keepUnknownFields[T](&resp, raw); err != nil {
+		return admission.Errored(http.StatusInternalServerError, err)
+	}
+	return resp
 }
 
 // scopedPatch answers with the JSON patch from raw to obj, computed by

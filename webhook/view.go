@@ -11,7 +11,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/cache"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/clock"
 	crcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -54,10 +56,13 @@ const (
 // until the API server's timeout and the webhook's heap grew to 230 MiB.
 type absentServices struct {
 	lookups singleflight.Group
-	mu      sync.Mutex
-	until   map[client.ObjectKey]time.Time
-	// now and timeout are time.Now and liveGetTimeout, but for tests.
-	now     func() time.Time
+	// absent holds the Services the API server said do not exist, each for
+	// absentFor, at most maxAbsent of them (least recently used go first).
+	absent *cache.LRUExpireCache
+	once   sync.Once
+	// clock and timeout are the real clock and liveGetTimeout, but for
+	// tests.
+	clock   cache.Clock
 	timeout time.Duration
 }
 
@@ -140,24 +145,22 @@ func (v requestView) Service(namespace, name string) (*corev1.Service, bool, err
 // it said recently that the Service does not exist; concurrent calls for
 // one Service share one GET, made with no caller's cancellation.
 func (a *absentServices) get(ctx context.Context, reader client.Reader, key client.ObjectKey) (*corev1.Service, error) {
-	now, timeout := a.now, a.timeout
-	if now == nil {
-		now, timeout = time.Now, liveGetTimeout
-	}
-	notFound := apierrors.NewNotFound(corev1.Resource("services"), key.Name)
-	a.mu.Lock()
-	absent := now().Before(a.until[key])
-	a.mu.Unlock()
-	if absent {
-		return nil, notFound
+	a.once.Do(func() {
+		if a.clock == nil {
+			a.clock, a.timeout = clock.RealClock{}, liveGetTimeout
+		}
+		a.absent = cache.NewLRUExpireCacheWithClock(maxAbsent, a.clock)
+	})
+	if _, absent := a.absent.Get(key); absent {
+		return nil, apierrors.NewNotFound(corev1.Resource("services"), key.Name)
 	}
 	res, err, _ := a.lookups.Do(key.String(), func() (any, error) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.timeout)
 		defer cancel()
 		svc := &corev1.Service{}
 		err := reader.Get(ctx, key, svc)
 		if apierrors.IsNotFound(err) {
-			a.remember(key, now().Add(absentFor))
+			a.absent.Add(key, struct{}{}, absentFor)
 		}
 		return svc, err
 	})
@@ -166,16 +169,6 @@ func (a *absentServices) get(ctx context.Context, reader client.Reader, key clie
 	}
 	// Callers sharing a GET share its Service: hand each its own copy.
 	return res.(*corev1.Service).DeepCopy(), nil
-}
-
-// remember records that key is absent until t; a full record is emptied.
-func (a *absentServices) remember(key client.ObjectKey, t time.Time) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if a.until == nil || len(a.until) >= maxAbsent {
-		a.until = map[client.ObjectKey]time.Time{}
-	}
-	a.until[key] = t
 }
 
 // Nodes returns the snapshot when it is current. A Node event during the

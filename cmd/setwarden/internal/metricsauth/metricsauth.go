@@ -18,13 +18,13 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/cache"
 	authenticationv1client "k8s.io/client-go/kubernetes/typed/authentication/v1"
 	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
@@ -81,8 +81,12 @@ func NewFilter(config *rest.Config, httpClient *http.Client) (metricsserver.Filt
 type guard struct {
 	tokenReviews  authenticationv1client.TokenReviewInterface
 	accessReviews authorizationv1client.SubjectAccessReviewInterface
-	tokens        *ttlCache[[sha256.Size]byte, tokenResult]
-	access        *ttlCache[string, bool]
+	// tokens holds tokenResults by the sha256 of the token, access the
+	// SubjectAccessReviews' answers by their encoded spec. Both are
+	// bounded LRU caches, so memory does not grow with the number of
+	// distinct tokens callers send.
+	tokens *cache.LRUExpireCache
+	access *cache.LRUExpireCache
 }
 
 // tokenResult is what a TokenReview said of a token: the user, if it was
@@ -96,8 +100,8 @@ func newGuard(tr authenticationv1client.TokenReviewInterface, sar authorizationv
 	return &guard{
 		tokenReviews:  tr,
 		accessReviews: sar,
-		tokens:        newTTLCache[[sha256.Size]byte, tokenResult](clk, cacheLimit),
-		access:        newTTLCache[string, bool](clk, cacheLimit),
+		tokens:        cache.NewLRUExpireCacheWithClock(cacheLimit, clk),
+		access:        cache.NewLRUExpireCacheWithClock(cacheLimit, clk),
 	}
 }
 
@@ -159,8 +163,8 @@ func bearerToken(req *http.Request) (string, bool) {
 func (g *guard) authenticate(ctx context.Context, token string) (tokenResult, error) {
 	// The cache holds hashes, not tokens, so a heap dump reveals none.
 	key := sha256.Sum256([]byte(token))
-	if res, ok := g.tokens.get(key); ok {
-		return res, nil
+	if res, ok := g.tokens.Get(key); ok {
+		return res.(tokenResult), nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, reviewTimeout)
 	defer cancel()
@@ -171,11 +175,11 @@ func (g *guard) authenticate(ctx context.Context, token string) (tokenResult, er
 		return tokenResult{}, fmt.Errorf("creating a TokenReview: %w", err)
 	}
 	if !review.Status.Authenticated {
-		g.tokens.add(key, tokenResult{}, tokenRejectedTTL)
+		g.tokens.Add(key, tokenResult{}, tokenRejectedTTL)
 		return tokenResult{}, nil
 	}
 	res := tokenResult{authenticated: true, user: withAuthenticatedGroup(review.Status.User)}
-	g.tokens.add(key, res, tokenAcceptedTTL)
+	g.tokens.Add(key, res, tokenAcceptedTTL)
 	return res, nil
 }
 
@@ -223,8 +227,8 @@ func (g *guard) authorize(ctx context.Context, review *authorizationv1.SubjectAc
 		return false, fmt.Errorf("encoding a SubjectAccessReview: %w", err)
 	}
 	key := string(raw)
-	if allowed, ok := g.access.get(key); ok {
-		return allowed, nil
+	if allowed, ok := g.access.Get(key); ok {
+		return allowed.(bool), nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, reviewTimeout)
 	defer cancel()
@@ -236,67 +240,9 @@ func (g *guard) authorize(ctx context.Context, review *authorizationv1.SubjectAc
 		return false, errors.New("the SubjectAccessReview both allowed and denied the request")
 	}
 	if result.Status.Allowed {
-		g.access.add(key, true, accessAllowedTTL)
+		g.access.Add(key, true, accessAllowedTTL)
 		return true, nil
 	}
-	g.access.add(key, false, accessDeniedTTL)
+	g.access.Add(key, false, accessDeniedTTL)
 	return false, nil
-}
-
-// ttlCache is a map whose entries expire, bounded to limit entries. A full
-// cache first drops its expired entries, then, if still full, all of them:
-// callers sending many distinct tokens then cost API calls, not memory.
-type ttlCache[K comparable, V any] struct {
-	clock   clock.PassiveClock
-	limit   int
-	mu      sync.Mutex
-	entries map[K]ttlEntry[V]
-}
-
-// ttlEntry is a cached value and the time it stops being valid.
-type ttlEntry[V any] struct {
-	value   V
-	expires time.Time
-}
-
-func newTTLCache[K comparable, V any](clk clock.PassiveClock, limit int) *ttlCache[K, V] {
-	return &ttlCache[K, V]{clock: clk, limit: limit, entries: map[K]ttlEntry[V]{}}
-}
-
-// get returns the value stored under key, if it has not expired.
-func (c *ttlCache[K, V]) get(key K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
-	if !ok || !c.clock.Now().Before(e.expires) {
-		var zero V
-		return zero, false
-	}
-	return e.value, true
-}
-
-// add stores value under key for ttl, making room first if the cache is
-// full.
-func (c *ttlCache[K, V]) add(key K, value V, ttl time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.clock.Now()
-	if _, ok := c.entries[key]; !ok && len(c.entries) >= c.limit {
-		for k, e := range c.entries {
-			if !now.Before(e.expires) {
-				delete(c.entries, k)
-			}
-		}
-		if len(c.entries) >= c.limit {
-			clear(c.entries)
-		}
-	}
-	c.entries[key] = ttlEntry[V]{value: value, expires: now.Add(ttl)}
-}
-
-// len returns the number of entries, expired ones included.
-func (c *ttlCache[K, V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.entries)
 }

@@ -271,6 +271,8 @@ type step struct {
 	wantAccessReviews int
 }
 
+// Entries expire once their lifetime has passed (apimachinery's
+// LRUExpireCache keeps an entry at exactly its TTL), hence the millisecond.
 func TestFilterCachesAnswers(t *testing.T) {
 	errAPI := errors.New("connection refused")
 	tests := []struct {
@@ -285,7 +287,7 @@ func TestFilterCachesAnswers(t *testing.T) {
 			steps: []step{
 				{0, http.StatusOK, 1, 1},
 				{59 * time.Second, http.StatusOK, 1, 1},
-				{time.Second, http.StatusOK, 2, 1},
+				{time.Second + time.Millisecond, http.StatusOK, 2, 1},
 				{4 * time.Minute, http.StatusOK, 3, 2},
 			},
 		},
@@ -294,7 +296,7 @@ func TestFilterCachesAnswers(t *testing.T) {
 			steps: []step{
 				{0, http.StatusForbidden, 1, 1},
 				{29 * time.Second, http.StatusForbidden, 1, 1},
-				{time.Second, http.StatusForbidden, 1, 2},
+				{time.Second + time.Millisecond, http.StatusForbidden, 1, 2},
 			},
 		},
 		{
@@ -302,7 +304,7 @@ func TestFilterCachesAnswers(t *testing.T) {
 			steps: []step{
 				{0, http.StatusUnauthorized, 1, 0},
 				{9 * time.Second, http.StatusUnauthorized, 1, 0},
-				{time.Second, http.StatusUnauthorized, 2, 0},
+				{time.Second + time.Millisecond, http.StatusUnauthorized, 2, 0},
 			},
 		},
 		{
@@ -336,18 +338,30 @@ func TestFilterCachesAnswers(t *testing.T) {
 	}
 }
 
+// TestFilterCacheIsBounded sends more distinct tokens than the cache holds:
+// it keeps the most recent ones and evicts the oldest, which then costs a
+// TokenReview again rather than memory.
 func TestFilterCacheIsBounded(t *testing.T) {
 	f := newFixture(t)
-	for i := range 2*cacheLimit + 1 {
+	const tokens = 2*cacheLimit + 1
+	for i := range tokens {
 		if status, _ := f.get(fmt.Sprintf("Bearer token-%d", i)); status != http.StatusUnauthorized {
 			t.Fatalf("token %d: got %d, want 401", i, status)
 		}
-		if n := f.guard.tokens.len(); n > cacheLimit {
+		if n := len(f.guard.tokens.Keys()); n > cacheLimit {
 			t.Fatalf("after %d distinct tokens the cache holds %d entries, more than %d", i+1, n, cacheLimit)
 		}
 	}
-	if f.tokens.calls != 2*cacheLimit+1 {
-		t.Errorf("got %d TokenReviews, want %d", f.tokens.calls, 2*cacheLimit+1)
+	if f.tokens.calls != tokens {
+		t.Errorf("got %d TokenReviews, want %d", f.tokens.calls, tokens)
+	}
+	f.get(fmt.Sprintf("Bearer token-%d", tokens-1))
+	if f.tokens.calls != tokens {
+		t.Errorf("the newest token was asked about again: %d TokenReviews, want %d", f.tokens.calls, tokens)
+	}
+	f.get("Bearer token-0")
+	if f.tokens.calls != tokens+1 {
+		t.Errorf("the oldest token was not evicted: %d TokenReviews, want %d", f.tokens.calls, tokens+1)
 	}
 }
 
@@ -379,51 +393,4 @@ func TestFilterServesConcurrentRequests(t *testing.T) {
 		}
 	}
 	wg.Wait()
-}
-
-func TestTTLCacheMakesRoom(t *testing.T) {
-	tests := []struct {
-		name string
-		// ttls of a, b and c, added in order to a cache of 3.
-		ttls [3]time.Duration
-		// add is the key added after 2 seconds.
-		add  string
-		want []string
-	}{
-		{
-			name: "a full cache drops its expired entries first",
-			ttls: [3]time.Duration{time.Second, 10 * time.Second, 10 * time.Second}, add: "d",
-			want: []string{"b", "c", "d"},
-		},
-		{
-			name: "a full cache without expired entries starts over",
-			ttls: [3]time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second}, add: "d",
-			want: []string{"d"},
-		},
-		{
-			name: "replacing a key of a full cache keeps the others",
-			ttls: [3]time.Duration{10 * time.Second, 10 * time.Second, 10 * time.Second}, add: "a",
-			want: []string{"a", "b", "c"},
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			clk := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
-			c := newTTLCache[string, bool](clk, 3)
-			for i, k := range []string{"a", "b", "c"} {
-				c.add(k, true, tt.ttls[i])
-			}
-			clk.Step(2 * time.Second)
-			c.add(tt.add, true, 10*time.Second)
-			var got []string
-			for _, k := range []string{"a", "b", "c", "d"} {
-				if _, ok := c.get(k); ok {
-					got = append(got, k)
-				}
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" || c.len() != len(tt.want) {
-				t.Errorf("entries (-want +got):\n%s\n%d entries in all, want %d", diff, c.len(), len(tt.want))
-			}
-		})
-	}
 }
