@@ -66,7 +66,8 @@ type decoder struct {
 	// fast converts most YAML documents to JSON; it is reused across
 	// documents, by one goroutine at a time.
 	fast *fastYAML
-	// fastYAML is set when fast converted the document.
+	// fastYAML is set when fast converted the document and can place its
+	// fields (see fastYAML.accepts).
 	fastYAML bool
 	// deferList, when set, takes the items of a List instead of their
 	// being decoded here: a worker hands Lists back, so that their items
@@ -79,7 +80,7 @@ type decoder struct {
 // numbers count from; src.Line is the line reported for the object.
 func (b *decoder) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
 	j, ok := b.fast.convert(data)
-	b.fastYAML = ok
+	b.fastYAML = ok && !b.fast.nextLineFlow
 	var err error
 	if !ok {
 		j, err = yaml.YAMLToJSON(data)

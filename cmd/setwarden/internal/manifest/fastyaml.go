@@ -7,7 +7,9 @@ import (
 
 // fastYAML converts the block style that tools and people write for
 // Kubernetes (mappings, sequences, plain and quoted scalars on one line,
-// one-line flow collections, literal block scalars, comments) to JSON about
+// one-line flow collections, either on the line of their key or on the next,
+// as Helm's toYaml writes "resources:\n  {}", literal block scalars,
+// comments, YAML 1.1 octal integers such as 0644) to JSON about
 // fifty times faster than sigs.k8s.io/yaml, which builds a generic tree and
 // marshals it. Anything it is not sure about, it declines, and the caller
 // falls back to sigs.k8s.io/yaml: anchors, aliases, tags, folded or
@@ -27,6 +29,10 @@ type fastYAML struct {
 	// rewritten are the lines locate changed, to restore before the next
 	// call.
 	rewritten []rewrittenLine
+	// nextLineFlow is set when a flow collection starts on the line after
+	// its key or dash ("resources:\n  {}"), which locate cannot place
+	// fields in.
+	nextLineFlow bool
 }
 
 // fastLine is one line of the document: its indentation and its text
@@ -48,7 +54,7 @@ func (f *fastYAML) convert(data []byte) (json []byte, ok bool) {
 	if !f.split(data) {
 		return nil, false
 	}
-	f.pos, f.out, f.keys = 0, f.out[:0], f.keys[:0]
+	f.pos, f.out, f.keys, f.nextLineFlow = 0, f.out[:0], f.keys[:0], false
 	if !f.skipToContent() {
 		return nil, false // empty: the caller handles it without converting
 	}
@@ -234,6 +240,11 @@ func (f *fastYAML) value(rest []byte, parent int, inMapping bool, depth int) boo
 		}
 		next := &f.lines[f.pos]
 		switch {
+		case next.indent > parent && onItsOwnLine(next.text):
+			// A flow collection or scalar on the next line, such as
+			// Helm's "resources:\n  {}".
+			f.nextLineFlow = f.nextLineFlow || next.text[0] == '{' || next.text[0] == '['
+			return f.value(next.text, parent, inMapping, depth)
 		case next.indent > parent:
 			return f.block(next.indent, depth+1)
 		case next.indent == parent && inMapping && isDashLine(next.text):
@@ -262,6 +273,17 @@ func (f *fastYAML) value(rest []byte, parent int, inMapping bool, depth int) boo
 	}
 	// A scalar may not continue on a more indented line.
 	return ok && !(f.skipToContent() && f.lines[f.pos].indent > parent)
+}
+
+// onItsOwnLine reports whether text, the first line of a block value, is a
+// node that value reads on its line: a flow collection or a scalar (a block
+// scalar's header aside), not a sequence or mapping.
+func onItsOwnLine(text []byte) bool {
+	if isDashLine(text) || text[0] == '|' || text[0] == '>' {
+		return false
+	}
+	_, _, isKey := splitKey(text)
+	return !isKey
 }
 
 // plainValue writes a plain scalar that runs to the end of its line.
@@ -373,11 +395,12 @@ func (f *fastYAML) literal(header []byte, parent int) bool {
 	}
 	first := f.pos         // value moved past the header line
 	indent, last := -1, -1 // block indentation, last content line
+	spaces := -1           // the first line of spaces since the last content line
 	for i := first; i < len(f.lines); i++ {
 		l := &f.lines[i]
 		if len(l.text) == 0 {
-			if l.indent > 0 {
-				return false
+			if l.indent > 0 && spaces < 0 {
+				spaces = i
 			}
 			continue
 		}
@@ -387,15 +410,21 @@ func (f *fastYAML) literal(header []byte, parent int) bool {
 		if l.indent < indent {
 			break
 		}
-		last = i
+		if spaces >= 0 && last < 0 {
+			return false // leading lines of spaces may set the indentation
+		}
+		last, spaces = i, -1
 	}
-	if indent <= parent || last < 0 {
+	if indent <= parent || last < 0 || spaces >= 0 {
+		// Lines of spaces right after the content may belong to it.
 		return false
 	}
 	var text []byte
 	for i := first; i <= last; i++ {
 		l := &f.lines[i]
-		if len(l.text) > 0 {
+		if len(l.text) > 0 || l.indent > indent {
+			// Spaces beyond the indentation are content, on a line
+			// of spaces too.
 			text = append(text, bytes.Repeat([]byte(" "), l.indent-indent)...)
 			text = append(text, l.text...)
 		}

@@ -5,10 +5,10 @@ import (
 	"strconv"
 )
 
-// accepts reports whether the fast path converts data, and if so prepares
-// locate for it.
+// accepts reports whether the fast path converts data and can place its
+// fields, and if so prepares locate for it.
 func (f *fastYAML) accepts(data []byte) bool {
-	if _, ok := f.convert(data); !ok {
+	if _, ok := f.convert(data); !ok || f.nextLineFlow {
 		return false
 	}
 	f.index(data)
@@ -35,7 +35,8 @@ type rewrittenLine struct {
 // toks, or of the deepest node of it that exists, as FieldLocator.Line does
 // with a go-yaml v3 node tree: the line of a key in a mapping, of an item
 // in a sequence. f must have accepted the document, whose
-// flow collections and scalars fit on one line.
+// flow collections and scalars fit on one line, the line of their key or
+// dash.
 func (f *fastYAML) locate(toks []string) int {
 	for i := len(f.rewritten) - 1; i >= 0; i-- {
 		f.lines[f.rewritten[i].index] = f.rewritten[i].line

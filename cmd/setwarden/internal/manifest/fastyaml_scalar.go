@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -15,6 +16,7 @@ const (
 	plainTrue
 	plainFalse
 	plainInt     // a decimal integer without leading zeros
+	plainOctal   // an octal integer such as 0644 (YAML 1.1)
 	plainDecline // a float, timestamp, octal or other number: slow path
 )
 
@@ -56,7 +58,12 @@ func resolveNumeric(s []byte) plainKind {
 		return plainDecline // maybe a timestamp
 	}
 	if bytes.IndexByte(s, '_') >= 0 {
-		return plainDecline
+		// v2 removes underscores before parsing a number: decline
+		// unless a character rules every number out.
+		if onlyNumberLiteralChars(s) {
+			return plainDecline
+		}
+		return plainString
 	}
 	body := s
 	if body[0] == '+' || body[0] == '-' {
@@ -66,8 +73,14 @@ func resolveNumeric(s []byte) plainKind {
 	case len(body) == 0:
 		return plainString
 	case isDigits(body):
-		if (body[0] == '0' && len(body) > 1) || len(body) > 18 {
-			return plainDecline // octal in YAML 1.1, or near the int64 limits
+		switch {
+		case len(body) > 18:
+			return plainDecline // near the int64 limits
+		case body[0] == '0' && len(body) > 1:
+			if isOctal(body) {
+				return plainOctal // YAML 1.1: 0644
+			}
+			return plainDecline // 08 is a float
 		}
 		return plainInt
 	case len(body) > 1 && body[0] == '0' && bytes.IndexByte([]byte("xXoObB"), body[1]) >= 0:
@@ -76,6 +89,26 @@ func resolveNumeric(s []byte) plainKind {
 		return plainDecline
 	}
 	return plainString
+}
+
+// onlyNumberLiteralChars reports whether s is made of characters that an
+// integer of any base (0x, 0o, 0b), a float or a timestamp may contain.
+func onlyNumberLiteralChars(s []byte) bool {
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' || bytes.IndexByte([]byte("_+-.xXoObBtTzZ:"), c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func isOctal(s []byte) bool {
+	for _, c := range s {
+		if c < '0' || c > '7' {
+			return false
+		}
+	}
+	return true
 }
 
 func isDigits(s []byte) bool {
@@ -149,6 +182,19 @@ func appendPlain(dst, s []byte) ([]byte, bool) {
 		return append(dst, "true"...), true
 	case plainFalse:
 		return append(dst, "false"...), true
+	case plainOctal:
+		neg := s[0] == '-'
+		if s[0] == '+' || neg {
+			s = s[1:]
+		}
+		var v uint64
+		for _, c := range s {
+			v = v<<3 | uint64(c-'0')
+		}
+		if neg && v != 0 {
+			dst = append(dst, '-')
+		}
+		return strconv.AppendUint(dst, v, 10), true
 	case plainInt:
 		if s[0] == '+' {
 			s = s[1:]

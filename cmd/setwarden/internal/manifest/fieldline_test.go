@@ -58,3 +58,39 @@ func TestFieldLocatorLine(t *testing.T) {
 		t.Errorf("Line() in a List item = %d, want 0: items share the List's text", got)
 	}
 }
+
+// TestFieldLocatorLineInAFlowCollectionOnTheNextLine places fields in a
+// flow collection on the line after its key, as Helm's toYaml writes an
+// empty one: the fast path converts such a document, and go-yaml v3 places
+// its fields.
+func TestFieldLocatorLineInAFlowCollectionOnTheNextLine(t *testing.T) {
+	raw := "apiVersion: example.com/v1\n" + // 1
+		"kind: Agent\n" + // 2
+		"spec:\n" + // 3
+		"  tolerations:\n" + // 4
+		"    [{key: a, operator: Exists}]\n" + // 5
+		"  resources:\n" + // 6
+		"    {}\n" // 7
+	var read *FieldLocator
+	(&Reader{Virtual: map[string][]byte{"in.yaml": []byte(raw)}}).Walk(t.Context(), []string{"in.yaml"}, &Visitor{
+		Document: func(doc *Document) {
+			if doc.Kind != "Agent" {
+				t.Errorf("read kind %q, want Agent", doc.Kind)
+			}
+			read = NewFieldLocator(doc)
+		},
+	})
+	var fast fastYAML
+	if _, ok := fast.convert([]byte(raw)); !ok {
+		t.Fatal("the fast path declined the document")
+	}
+	for path, want := range map[string]int{
+		"spec.tolerations[0].operator": 5,
+		"spec.tolerations[3]":          4,
+		"spec.resources.limits":        6,
+	} {
+		if got := read.Line(path); got != want {
+			t.Errorf("Line(%q) = %d, want %d", path, got, want)
+		}
+	}
+}
