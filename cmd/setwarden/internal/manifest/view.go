@@ -2,6 +2,7 @@ package manifest
 
 import (
 	"bytes"
+	"strings"
 
 	"github.com/setwarden/setwarden/policies"
 	corev1 "k8s.io/api/core/v1"
@@ -52,12 +53,57 @@ func (v *View) Add(doc *Document) {
 
 // MayHoldViewObjects is a Visitor.Filter for the indexing pass: it rejects,
 // without decoding them, the documents that cannot be or hold a Service or a
-// Node. The kind is a word of the text, so a plain search is enough; it
-// lets through a few workloads that mention the words, which costs time,
-// not correctness.
+// Node. A YAML document's kind is read from its one top-level "kind:" line;
+// for other documents (JSON, flow style, a second "kind:" line, a kind that
+// is not a plain word) the words are searched for in the whole text, which
+// lets through a few workloads that mention them: that costs time, not
+// correctness.
 func MayHoldViewObjects(raw []byte) bool {
+	if kind, ok := topLevelKind(raw); ok {
+		return kind == "Service" || kind == "Node" || strings.HasSuffix(kind, "List")
+	}
 	return bytes.Contains(raw, []byte("Service")) || bytes.Contains(raw, []byte("Node")) ||
 		bytes.Contains(raw, []byte("List"))
+}
+
+// topLevelKind returns the value of the only line of a YAML document that
+// starts with "kind:", when it is a plain word; false when there is no
+// such line or more than one, or another line may set the kind (a quoted
+// or explicit key at the start of a line).
+func topLevelKind(raw []byte) (string, bool) {
+	var kind []byte
+	found := false
+	for len(raw) > 0 {
+		line := raw
+		if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+			line, raw = raw[:i], raw[i+1:]
+		} else {
+			raw = nil
+		}
+		switch {
+		case bytes.HasPrefix(line, []byte("kind:")):
+			if found {
+				return "", false
+			}
+			found = true
+			kind = line[len("kind:"):]
+			if i := bytes.Index(kind, []byte(" #")); i >= 0 {
+				kind = kind[:i]
+			}
+			kind = bytes.TrimSpace(kind)
+		case len(line) > 0 && (line[0] == '"' || line[0] == '\'' || line[0] == '?' || line[0] == '{'):
+			return "", false
+		}
+	}
+	if !found || len(kind) == 0 {
+		return "", false
+	}
+	for _, c := range kind {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9') {
+			return "", false
+		}
+	}
+	return string(kind), true
 }
 
 // Service implements policies.ClusterView; a Service missing from the input

@@ -103,3 +103,36 @@ func TestViewNodes(t *testing.T) {
 		})
 	}
 }
+
+func TestMayHoldViewObjects(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want bool
+	}{
+		{name: "a Service is kept", doc: "apiVersion: v1\nkind: Service\nmetadata: {name: db}\n", want: true},
+		{name: "a Node is kept", doc: "kind: Node # a worker\napiVersion: v1\n", want: true},
+		{name: "a List is kept for its items", doc: "apiVersion: v1\nkind: List\nitems: []\n", want: true},
+		{name: "a ServiceList is kept", doc: "apiVersion: v1\nkind: ServiceList\nitems: []\n", want: true},
+		{name: "a workload that mentions Services and Nodes is skipped by its kind",
+			doc: "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      enableServiceLinks: false\n" +
+				"      volumes:\n        - name: x\n          ephemeral:\n            volumeClaimTemplate:\n              kind: Service\n" +
+				"      nodeSelector: {role: Node}\n", want: false},
+		{name: "a ServiceAccount is skipped", doc: "apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: Service}\n", want: false},
+		{name: "a ServiceMonitor is skipped", doc: "kind: ServiceMonitor\nspec: {selector: {matchLabels: {app: Node}}}\n", want: false},
+		{name: "a JSON Service is kept by its words", doc: `{"apiVersion":"v1","kind":"Service"}`, want: true},
+		{name: "a JSON Deployment without the words is skipped", doc: `{"apiVersion":"apps/v1","kind":"Deployment"}`, want: false},
+		{name: "a quoted kind is read from the words", doc: "apiVersion: v1\nkind: \"Service\"\n", want: true},
+		{name: "a second kind line sends the document to the words", doc: "description: \"x\nkind: Deployment\"\nkind: Service\n", want: true},
+		{name: "a quoted kind key sends the document to the words", doc: "kind: Deployment\n\"kind\": Service\n", want: true},
+		{name: "a flow mapping over several lines is read from the words", doc: "{apiVersion: v1,\nkind: Pod, x: Service}\n", want: true},
+		{name: "a document without the words is skipped whatever its form", doc: "{apiVersion: v1,\nkind: Pod}\n", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MayHoldViewObjects([]byte(tt.doc)); got != tt.want {
+				t.Errorf("MayHoldViewObjects(%q) = %v, want %v", tt.doc, got, tt.want)
+			}
+		})
+	}
+}
