@@ -270,6 +270,9 @@ func validatePodAffinityTerm(term corev1.PodAffinityTerm, opts apiValidationOpti
 	if len(term.TopologyKey) == 0 {
 		allErrs = append(allErrs, field.Required(fldPath.Child("topologyKey"), "can not be empty"))
 	}
+	if validLabels.key(term.TopologyKey) {
+		return allErrs
+	}
 	return append(allErrs, metav1validation.ValidateLabelName(term.TopologyKey, fldPath.Child("topologyKey"))...)
 }
 
@@ -304,8 +307,10 @@ func validateLabelSelector(ps *metav1.LabelSelector, opts metav1validation.Label
 	if ps == nil {
 		return allErrs
 	}
-	for _, key := range slices.Sorted(maps.Keys(ps.MatchLabels)) {
-		allErrs = append(allErrs, metav1validation.ValidateLabels(map[string]string{key: ps.MatchLabels[key]}, fldPath.Child("matchLabels"))...)
+	if !validLabels.pairs(ps.MatchLabels) {
+		for _, key := range slices.Sorted(maps.Keys(ps.MatchLabels)) {
+			allErrs = append(allErrs, metav1validation.ValidateLabels(map[string]string{key: ps.MatchLabels[key]}, fldPath.Child("matchLabels"))...)
+		}
 	}
 	for i, expr := range ps.MatchExpressions {
 		allErrs = append(allErrs, metav1validation.ValidateLabelSelectorRequirement(expr, opts, fldPath.Child("matchExpressions").Index(i))...)
@@ -355,7 +360,9 @@ func validateLabelKeys(fldPath *field.Path, labelKeys []string, selector *metav1
 		return append(allErrs, field.Forbidden(fldPath, "must not be specified when labelSelector is not set"))
 	}
 	for i, key := range labelKeys {
-		allErrs = append(allErrs, metav1validation.ValidateLabelName(key, fldPath.Index(i))...)
+		if !validLabels.key(key) {
+			allErrs = append(allErrs, metav1validation.ValidateLabelName(key, fldPath.Index(i))...)
+		}
 	}
 	return allErrs
 }

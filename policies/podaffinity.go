@@ -149,7 +149,7 @@ func isEmptySelector(sel *metav1.LabelSelector) bool {
 
 // mergesLabelKeys reports whether kube-apiserver will merge any of the term's
 // matchLabelKeys or mismatchLabelKeys into its selector.
-func mergesLabelKeys(term *corev1.PodAffinityTerm, podKeys sets.Set[string]) bool {
+func mergesLabelKeys(term *corev1.PodAffinityTerm, podKeys podKeySet) bool {
 	return podKeys.HasAny(term.MatchLabelKeys...) || podKeys.HasAny(term.MismatchLabelKeys...)
 }
 
@@ -300,11 +300,34 @@ func selectsOwnPods(term *corev1.PodAffinityTerm, w *Workload) inclusion {
 	if term.LabelSelector == nil || podLabelKeys(w).HasAny(term.MismatchLabelKeys...) {
 		return excluded
 	}
-	sel, err := metav1.LabelSelectorAsSelector(term.LabelSelector)
-	if err != nil || !sel.Matches(labels.Set(w.PodMeta.Labels)) {
+	if !selectorMatches(term.LabelSelector, w.PodMeta.Labels) {
 		return excluded
 	}
 	return termIncludesNamespace(term, w.Namespace())
+}
+
+// selectorMatches reports whether sel, a valid selector, matches set, as
+// metav1.LabelSelectorAsSelector(sel).Matches(set) does, and false for an
+// invalid selector. A selector of valid matchLabels alone is matched without
+// building a labels.Selector.
+func selectorMatches(sel *metav1.LabelSelector, set map[string]string) bool {
+	if len(sel.MatchExpressions) == 0 && validLabels.pairs(sel.MatchLabels) {
+		return setMatches(sel.MatchLabels, set)
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	return err == nil && s.Matches(labels.Set(set))
+}
+
+// setMatches reports whether the selector of set selector matches set:
+// labels.SelectorFromSet(selector).Matches(labels.Set(set)) without
+// building the selector.
+func setMatches(selector, set map[string]string) bool {
+	for k, v := range selector {
+		if got, ok := set[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }
 
 // termIncludesNamespace says whether the term looks in namespace ns. Only
@@ -335,23 +358,44 @@ func termIncludesNamespace(term *corev1.PodAffinityTerm, ns string) inclusion {
 
 // podLabelKeys returns the label keys the workload's pods will carry: the
 // template's and those the controller adds.
-func podLabelKeys(w *Workload) sets.Set[string] {
-	if w.podLabelKeys == nil {
-		w.podLabelKeys = sets.KeySet(w.PodMeta.Labels).Insert(controllerLabelKeys(w)...)
-	}
-	return w.podLabelKeys
+func podLabelKeys(w *Workload) podKeySet {
+	return podKeySet{labels: w.PodMeta.Labels, added: controllerLabelKeys(w)}
 }
+
+// podKeySet is a set of label keys: a pod template's and the controller's.
+type podKeySet struct {
+	labels map[string]string
+	added  []string
+}
+
+// Has reports whether key is in the set.
+func (s podKeySet) Has(key string) bool {
+	_, ok := s.labels[key]
+	return ok || slices.Contains(s.added, key)
+}
+
+// HasAny reports whether any of keys is in the set.
+func (s podKeySet) HasAny(keys ...string) bool {
+	return slices.ContainsFunc(keys, s.Has)
+}
+
+// The labels the controllers add to every pod they create.
+var (
+	deploymentLabelKeys  = []string{appsv1.DefaultDeploymentUniqueLabelKey}
+	statefulSetLabelKeys = []string{appsv1.ControllerRevisionHashLabelKey, appsv1.StatefulSetPodNameLabel, appsv1.PodIndexLabel}
+	daemonSetLabelKeys   = []string{appsv1.ControllerRevisionHashLabelKey, daemonSetTemplateGenerationLabel}
+)
 
 // controllerLabelKeys returns the labels the workload's controller adds to
 // every pod it creates, beyond the template's.
 func controllerLabelKeys(w *Workload) []string {
 	switch o := w.Object.(type) {
 	case *appsv1.Deployment:
-		return []string{appsv1.DefaultDeploymentUniqueLabelKey}
+		return deploymentLabelKeys
 	case *appsv1.StatefulSet:
-		return []string{appsv1.ControllerRevisionHashLabelKey, appsv1.StatefulSetPodNameLabel, appsv1.PodIndexLabel}
+		return statefulSetLabelKeys
 	case *appsv1.DaemonSet:
-		return []string{appsv1.ControllerRevisionHashLabelKey, daemonSetTemplateGenerationLabel}
+		return daemonSetLabelKeys
 	case *batchv1.Job:
 		return jobLabelKeys(&o.Spec)
 	case *batchv1.CronJob:
@@ -452,7 +496,7 @@ func checkMatchLabelKeysAbsent(in *Input) field.ErrorList {
 	return allErrs
 }
 
-func checkLabelKeysPresent(keys []string, podKeys sets.Set[string], fldPath *field.Path, detail string) field.ErrorList {
+func checkLabelKeysPresent(keys []string, podKeys podKeySet, fldPath *field.Path, detail string) field.ErrorList {
 	allErrs := field.ErrorList{}
 	for i, key := range keys {
 		if !podKeys.Has(key) {

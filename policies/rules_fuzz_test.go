@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"github.com/google/go-cmp/cmp"
 	"math"
 	"strings"
 	"testing"
@@ -227,12 +228,21 @@ func FuzzRulesEvaluate(f *testing.F) {
 			old = fc.Old
 		}
 		for _, mode := range []Mode{ModeAdmission, ModeOffline} {
+			// The memo of valid labels must not change a report: the
+			// second evaluation finds this object's labels in it.
+			validLabels.mu.Lock()
+			clear(validLabels.valid)
+			validLabels.mu.Unlock()
 			report := engine.Evaluate(Request{Object: obj, OldObject: old, View: fc.view(), Mode: mode})
 			if !report.Applicable {
 				t.Fatalf("a %T is a workload, but the report says no rule applies", obj)
 			}
 			fuzzCheckFindings(t, report.Findings)
 			fuzzCheckFindings(t, report.Exempted)
+			again := engine.Evaluate(Request{Object: obj, OldObject: old, View: fc.view(), Mode: mode})
+			if diff := cmp.Diff(report, again); diff != "" {
+				t.Fatalf("the second evaluation, with the labels remembered, differs:\n%s", diff)
+			}
 		}
 		if !equality.Semantic.DeepEqual(before, obj) {
 			t.Fatalf("Evaluate changed the %T it evaluated", obj)

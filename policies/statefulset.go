@@ -61,7 +61,7 @@ func checkStatefulSetServiceSelectorMisses(in *Input) field.ErrorList {
 	case len(selector) == 0:
 		allErrs = append(allErrs, field.Invalid(serviceNamePath, name, fmt.Sprintf(
 			"Service %q has no selector, so it publishes no per-pod DNS records; give it a selector that matches spec.template.metadata.labels", name)))
-	case !labels.SelectorFromSet(selector).Matches(labels.Set(in.PodMeta.Labels)):
+	case !setMatches(selector, in.PodMeta.Labels):
 		allErrs = append(allErrs, field.Invalid(serviceNamePath, name, fmt.Sprintf(
 			"the selector %s of Service %q does not match the pod template labels, so the pods get no DNS records; make the selector a subset of spec.template.metadata.labels",
 			labels.FormatLabels(selector), name)))

@@ -7,7 +7,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
@@ -35,11 +34,10 @@ type Workload struct {
 	DaemonSet   *appsv1.DaemonSet
 	Deployment  *appsv1.Deployment
 
-	// affinityTerms and podLabelKeys are computed once, for the rules
-	// that share them (podaffinity.go). A Workload belongs to one
-	// evaluation, so they need no lock.
+	// affinityTerms are computed once, for the rules that share them
+	// (podaffinity.go). A Workload belongs to one evaluation, so they need
+	// no lock.
 	affinityTerms []affinityTerm
-	podLabelKeys  sets.Set[string]
 }
 
 // Namespace returns the object's namespace, "default" when it is empty.
