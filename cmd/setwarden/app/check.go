@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 
@@ -79,9 +80,19 @@ could be read is still checked and reported).`,
 	return cmd
 }
 
+// checkGCPercent is the garbage collector's GOGC for a check. A check's
+// live heap is small and does not grow with the input (about 8 MiB, see
+// BenchmarkCheck100k), and it allocates that much every few hundred
+// objects: collecting at 5x the live heap instead of 2x makes it about 15%
+// faster for some 20 MiB more memory, which stays flat.
+const checkGCPercent = 400
+
 func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string) error {
 	if err := o.validate(paths); err != nil {
 		return err
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		defer debug.SetGCPercent(debug.SetGCPercent(checkGCPercent))
 	}
 	cfg, err := loadConfig(o.configPath)
 	if err != nil {

@@ -3,8 +3,10 @@ package app
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"testing"
@@ -329,5 +331,22 @@ func TestCheckEvaluateRecoversFromAPanic(t *testing.T) {
 	r, err := evaluate(policies.NewEngine(nil), (*appsv1.StatefulSet)(nil), policies.EmptyView{})
 	if r != nil || err == nil || !strings.HasPrefix(err.Error(), "internal error while evaluating the rules (please report it): ") {
 		t.Errorf("evaluate() = %v, %v; want no report and an internal error", r, err)
+	}
+}
+
+// TestCheckLeavesTheGCPercentAsItWas checks that a check run in-process
+// (as the tests and benchmarks run it) restores the collector's setting.
+func TestCheckLeavesTheGCPercentAsItWas(t *testing.T) {
+	if gogc, set := os.LookupEnv("GOGC"); set {
+		t.Setenv("GOGC", gogc) // restored after the test
+		os.Unsetenv("GOGC")
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(123))
+	examples := filepath.Join("..", "..", "..", "examples", "good")
+	if code := Run(t.Context(), []string{"check", "-o", "json", examples}, nil, io.Discard, io.Discard); code != ExitOK {
+		t.Fatalf("exit code %d", code)
+	}
+	if got := debug.SetGCPercent(123); got != 123 {
+		t.Errorf("GOGC after a check = %d, want 123 as before it", got)
 	}
 }
