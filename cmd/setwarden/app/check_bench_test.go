@@ -1,11 +1,13 @@
 package app
 
 import (
+	"bufio"
 	"bytes"
 	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +15,9 @@ import (
 	"time"
 
 	"github.com/setwarden/setwarden/cmd/setwarden/internal/corpus"
+	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/kubernetes/scheme"
 )
 
 // BenchmarkCheck100k checks a generated corpus of 100,000 objects (about 60
@@ -171,4 +176,97 @@ func checkSampleHeap() func() uint64 {
 		wg.Wait()
 		return max.Load()
 	}
+}
+
+// BenchmarkCheckYardsticks measures, on the corpus of BenchmarkCheck100k,
+// what a check costs before any policy runs, to read its figure against:
+//
+//   - read: finding and splitting the documents, nothing decoded;
+//
+//   - decode: one pass that converts every document to JSON and decodes it
+//     into its typed object, as check's evaluating pass does (check also
+//     makes an indexing pass, runs the engine and writes the report);
+//
+//   - client-go: decoding the same documents as kubectl does, with
+//     client-go's universal deserializer (sigs.k8s.io/yaml, then
+//     encoding/json into the typed object).
+//
+// Each runs with check's GOGC (checkGCPercent).
+//
+//	go test ./cmd/setwarden/app -run '^$' -bench CheckYardsticks -benchtime 1x -cpu 1
+func BenchmarkCheckYardsticks(b *testing.B) {
+	const objects = 20_000
+	defer debug.SetGCPercent(debug.SetGCPercent(checkGCPercent))
+	dir := b.TempDir()
+	if _, err := corpus.WriteFiles(dir, objects, 1_000); err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, walk func() int) {
+		read := 0
+		for b.Loop() {
+			read = walk()
+		}
+		if read != objects {
+			b.Fatalf("read %d objects, want %d", read, objects)
+		}
+		b.ReportMetric(float64(objects*b.N)/b.Elapsed().Seconds(), "objects/s")
+	}
+	b.Run("read", func(b *testing.B) {
+		run(b, func() int {
+			read := 0
+			(&manifest.Reader{}).Walk(b.Context(), []string{dir}, &manifest.Visitor{
+				Filter: func([]byte) bool { read++; return false },
+			})
+			return read
+		})
+	})
+	b.Run("decode", func(b *testing.B) {
+		run(b, func() int {
+			read := 0
+			(&manifest.Reader{}).Walk(b.Context(), []string{dir}, &manifest.Visitor{
+				Document: func(doc *manifest.Document) {
+					if doc.Object != nil {
+						read++
+					}
+				},
+				Error: func(p manifest.Problem) { b.Fatal(p) },
+			})
+			return read
+		})
+	})
+	b.Run("client-go", func(b *testing.B) {
+		files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		deserializer := scheme.Codecs.UniversalDeserializer()
+		run(b, func() int {
+			read := 0
+			for _, file := range files {
+				f, err := os.Open(file)
+				if err != nil {
+					b.Fatal(err)
+				}
+				docs := utilyaml.NewYAMLReader(bufio.NewReader(f))
+				for {
+					doc, err := docs.Read()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(bytes.TrimSpace(doc)) == 0 {
+						continue
+					}
+					if _, _, err := deserializer.Decode(doc, nil, nil); err != nil {
+						b.Fatal(err)
+					}
+					read++
+				}
+				f.Close()
+			}
+			return read
+		})
+	})
 }
