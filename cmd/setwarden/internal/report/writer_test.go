@@ -141,7 +141,7 @@ func writerJUnitWhole(t *testing.T, c *reportCollector, failOn FailOn) string {
 	}
 	for _, o := range c.objects {
 		for _, rule := range o.Rules {
-			add(o.File, junitRuleCase(&o.Checked, rule, o.results, failOn))
+			add(o.File, junitRuleCase(&o.Checked, o.Object.KindGroup()+" "+o.Object.NamespacedName(), rule, o.results, failOn))
 		}
 	}
 	for _, e := range c.report.Errors {
@@ -250,5 +250,36 @@ func TestWriterJSONItemsIndent(t *testing.T) {
 	var v any
 	if err := json.Unmarshal(got.Bytes(), &v); err != nil {
 		t.Errorf("not JSON: %v", err)
+	}
+}
+
+// TestJUnitRendersTestcasesAsEncodingXML compares the testcases rendered by
+// hand with encoding/xml's rendering of the same testcase.
+func TestJUnitRendersTestcasesAsEncodingXML(t *testing.T) {
+	tricky := "a\"b'c&d<e>f\tg\nh\ri\x01j\xffk\uFFFDl é 😀"
+	cases := []JUnitCase{
+		{Name: "agent-tolerations", Classname: "DaemonSet.apps monitoring/agent", File: "agents/ds.yaml", Line: 12},
+		{Name: "statefulset-service-name", Classname: "StatefulSet.apps default/db", File: "<stdin>"},
+		{Name: tricky, Classname: tricky, File: tricky, Line: -1},
+		{Name: "topology-key-unknown", Classname: "Pod default/p", Skipped: &JUnitSkipped{Message: "skipped for lack of data: " + tricky}},
+		{Name: "r", Classname: "c", Skipped: &JUnitSkipped{}},
+		{Name: "r", Classname: "c", File: "f.yaml", Line: 3, SystemOut: "f.yaml:3: Audit r: x"},
+		{Name: "r", Classname: "c", Failures: []JUnitResult{{Message: tricky, Type: "Deny", Text: tricky}}},
+	}
+	for _, c := range cases {
+		var want bytes.Buffer
+		enc := xml.NewEncoder(&want)
+		enc.Indent("    ", "  ")
+		if err := enc.EncodeElement(&c, xml.StartElement{Name: xml.Name{Local: "testcase"}}); err != nil {
+			t.Fatal(err)
+		}
+		enc.Flush()
+		j := NewJUnit(io.Discard, FailOnDeny).(*junitWriter)
+		if err := j.render(&c); err != nil {
+			t.Fatal(err)
+		}
+		if got := j.buf.String(); got != "\n"+want.String() {
+			t.Errorf("testcase %q rendered as\n%q\nwant\n%q", c.Name, got, "\n"+want.String())
+		}
 	}
 }
