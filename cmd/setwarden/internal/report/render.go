@@ -6,8 +6,10 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/setwarden/setwarden/policies"
+	goyaml "go.yaml.in/yaml/v2"
 	"sigs.k8s.io/yaml"
 )
 
@@ -90,7 +92,7 @@ func (y *yamlWriter) Object(_ *Checked, results []Result) error {
 	for i := range results {
 		// A list of one renders as the list's item does inside the
 		// document: YAML does not indent a list under its key.
-		data, err := yaml.Marshal(results[i : i+1])
+		data, err := goyaml.Marshal([]goyaml.MapSlice{yamlResult(&results[i])})
 		if err != nil {
 			return err
 		}
@@ -99,6 +101,30 @@ func (y *yamlWriter) Object(_ *Checked, results []Result) error {
 		}
 	}
 	return nil
+}
+
+// yamlResult is r as sigs.k8s.io/yaml renders it, without its round trip
+// through JSON, which took most of the YAML output's time: the keys of r's
+// JSON object, sorted, with the strings made valid UTF-8 as encoding/json
+// makes them. TestYAMLResultIsSigsYAML keeps the two the same.
+func yamlResult(r *Result) goyaml.MapSlice {
+	object := goyaml.MapSlice{{Key: "apiVersion", Value: jsonText(r.Object.APIVersion)}, {Key: "kind", Value: jsonText(r.Object.Kind)},
+		{Key: "name", Value: jsonText(r.Object.Name)}}
+	if r.Object.Namespace != "" {
+		object = append(object, goyaml.MapItem{Key: "namespace", Value: jsonText(r.Object.Namespace)})
+	}
+	return goyaml.MapSlice{{Key: "action", Value: jsonText(string(r.Action))}, {Key: "field", Value: jsonText(r.Field)},
+		{Key: "file", Value: jsonText(r.File)}, {Key: "line", Value: r.Line}, {Key: "message", Value: jsonText(r.Message)},
+		{Key: "object", Value: object}, {Key: "rule", Value: jsonText(r.Rule)}}
+}
+
+// jsonText returns s as encoding/json writes it: each byte of invalid
+// UTF-8 becomes U+FFFD.
+func jsonText(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return string([]rune(s))
 }
 
 func (y *yamlWriter) Finish(r *Report) error {

@@ -5,12 +5,16 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/setwarden/setwarden/policies"
+	goyaml "go.yaml.in/yaml/v2"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/yaml"
 )
@@ -280,6 +284,46 @@ func TestJUnitRendersTestcasesAsEncodingXML(t *testing.T) {
 		}
 		if got := j.buf.String(); got != "\n"+want.String() {
 			t.Errorf("testcase %q rendered as\n%q\nwant\n%q", c.Name, got, "\n"+want.String())
+		}
+	}
+}
+
+// TestYAMLResultIsSigsYAML checks that a result renders as sigs.k8s.io/yaml
+// renders it through JSON, and that yamlResult has every JSON field of
+// Result and ObjectRef.
+func TestYAMLResultIsSigsYAML(t *testing.T) {
+	tricky := "a\"b'c: d #e\tf\ng\x01h\xffi\xfe\xfdj é 😀 \u2028"
+	results := []Result{
+		{Rule: "statefulset-service-name", Action: policies.ActionDeny, Object: ObjectRef{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: "default", Name: "redis"},
+			Field: "spec.serviceName", Message: "Required value: name the headless Service", File: "examples/broken/redis.yaml", Line: 4},
+		{Rule: "r", Action: policies.ActionWarn, Object: ObjectRef{APIVersion: "v1", Kind: "Pod", Name: "p"}, File: "<stdin>"},
+		{Rule: tricky, Action: policies.Action(tricky), Object: ObjectRef{APIVersion: tricky, Kind: tricky, Namespace: tricky, Name: tricky},
+			Field: tricky, Message: tricky, File: tricky, Line: -7},
+		{Rule: "true", Field: "123", Message: "null", File: "- x", Object: ObjectRef{Name: "~", Kind: "0x1F", APIVersion: "yes"}},
+		{Message: "multi\nline\n\ntext ", Field: " leading space", File: "a: b"},
+	}
+	for _, r := range results {
+		want, err := yaml.Marshal([]Result{r})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := goyaml.Marshal([]goyaml.MapSlice{yamlResult(&r)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("result %q renders as\n%s\nwant (sigs.k8s.io/yaml)\n%s", r.Rule, got, want)
+		}
+	}
+	for _, typ := range []reflect.Type{reflect.TypeFor[Result](), reflect.TypeFor[ObjectRef]()} {
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if !strings.Contains(fmt.Sprint(yamlResult(&Result{Object: ObjectRef{Namespace: "x"}})), "{"+name+" ") {
+				t.Errorf("yamlResult lacks the JSON field %s of %s", name, typ.Name())
+			}
 		}
 	}
 }
