@@ -19,8 +19,12 @@ const (
 	batchBytes = 256 << 10
 	// windowPerWorker is how many batches may be in flight per worker:
 	// enough that a worker rarely waits while the oldest batch is being
-	// finished.
-	windowPerWorker = 3
+	// finished or the calling goroutine is reading (3 left a second core
+	// idle a fifth of the time).
+	windowPerWorker = 8
+	// windowBytes bounds the documents in flight, so that large ones do
+	// not fill the window: past it, the oldest batch is handed over first.
+	windowBytes = 16 << 20
 	// maxKeptBuffer is the largest batch buffer kept for reuse, so that one
 	// huge document does not pin its size for the rest of the walk.
 	maxKeptBuffer = 1 << 20
@@ -258,7 +262,9 @@ type queue struct {
 	window  int
 	cur     *batch   // being filled
 	pending []*batch // submitted, oldest first
-	st      *stream  // the stream being read, for the problems met in it
+	// pendingBytes is the size of the documents in pending.
+	pendingBytes int
+	st           *stream // the stream being read, for the problems met in it
 }
 
 func newQueue(p *pool, v *Visitor) *queue {
@@ -307,8 +313,9 @@ func (q *queue) submit() {
 	q.cur = nil
 	b.seal()
 	q.pending = append(q.pending, b)
+	q.pendingBytes += b.size
 	q.pool.submit(b)
-	for len(q.pending) >= q.window {
+	for len(q.pending) >= q.window || q.pendingBytes > windowBytes {
 		q.deliverOldest()
 	}
 	for len(q.pending) > 0 && q.ready(q.pending[0]) {
@@ -349,6 +356,7 @@ func (q *queue) deliverOldest() {
 		<-b.done
 	}
 	q.pending = append(q.pending[:0], q.pending[1:]...)
+	q.pendingBytes -= b.size
 	q.deliver(b)
 }
 

@@ -186,3 +186,37 @@ func TestReaderWorkersPrepareEveryDocument(t *testing.T) {
 		t.Errorf("Prepare ran %d times for %d documents", prepared.Load(), len(want))
 	}
 }
+
+// TestReaderWorkersBoundTheBytesInFlight reads large documents with many
+// workers: the documents decoded but not yet handed over must stay within
+// windowBytes (and one more batch), not a window of batches each as large
+// as a document.
+func TestReaderWorkersBoundTheBytesInFlight(t *testing.T) {
+	const docSize, docs = 2 << 20, 40
+	padding := strings.Repeat("x", docSize)
+	var stream strings.Builder
+	for i := range docs {
+		fmt.Fprintf(&stream, "---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cm-%d}\ndata: {pad: %s}\n", i, padding)
+	}
+	var inFlight, most atomic.Int64
+	delivered := 0
+	(&Reader{Workers: 4, Virtual: map[string][]byte{"big.yaml": []byte(stream.String())}}).Walk(t.Context(), []string{"big.yaml"}, &Visitor{
+		Prepare: func(d *Document) any {
+			n := inFlight.Add(int64(len(d.Raw)))
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			return nil
+		},
+		Document: func(d *Document) {
+			inFlight.Add(-int64(len(d.Raw)))
+			delivered++
+		},
+		Error: func(p Problem) { t.Fatal(p) },
+	})
+	if delivered != docs {
+		t.Fatalf("delivered %d documents, want %d", delivered, docs)
+	}
+	if limit := int64(windowBytes + docSize + 1<<10); most.Load() > limit {
+		t.Errorf("%d bytes of documents were in flight at once, more than windowBytes and one document (%d)", most.Load(), limit)
+	}
+}
