@@ -17,7 +17,7 @@ const (
 	plainFalse
 	plainInt     // a decimal integer without leading zeros
 	plainOctal   // an octal integer such as 0644 (YAML 1.1)
-	plainDecline // a float, timestamp, octal or other number: slow path
+	plainDecline // a float, timestamp, hex or other number: slow path
 )
 
 // resolvePlain types a plain scalar as go-yaml v2's resolve does, except

@@ -82,8 +82,8 @@ func topLevelKind(raw []byte) (string, bool) {
 		}
 		switch {
 		case bytes.HasPrefix(line, []byte("kind:")):
-			if found {
-				return "", false
+			if found || len(line) > len("kind:") && line[len("kind:")] != ' ' {
+				return "", false // "kind:x" is a scalar, not a key
 			}
 			found = true
 			kind = line[len("kind:"):]

@@ -127,6 +127,8 @@ func TestMayHoldViewObjects(t *testing.T) {
 		{name: "a quoted kind key sends the document to the words", doc: "kind: Deployment\n\"kind\": Service\n", want: true},
 		{name: "a flow mapping over several lines is read from the words", doc: "{apiVersion: v1,\nkind: Pod, x: Service}\n", want: true},
 		{name: "a document without the words is skipped whatever its form", doc: "{apiVersion: v1,\nkind: Pod}\n", want: false},
+		{name: "a kind line without a space is not a key, so the words decide", doc: "kind:Deployment\nx: Service\n", want: true},
+		{name: "a kind line with a carriage return is read", doc: "apiVersion: v1\r\nkind: ConfigMap\r\ndata: {a: Service}\r\n", want: false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
