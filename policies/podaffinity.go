@@ -318,8 +318,8 @@ func selectorMatches(sel *metav1.LabelSelector, set map[string]string) bool {
 	return err == nil && s.Matches(labels.Set(set))
 }
 
-// setMatches reports whether the selector of set selector matches set:
-// labels.SelectorFromSet(selector).Matches(labels.Set(set)) without
+// setMatches reports whether set holds every label of selector, as
+// labels.SelectorFromSet(selector).Matches(labels.Set(set)) does, without
 // building the selector.
 func setMatches(selector, set map[string]string) bool {
 	for k, v := range selector {

@@ -87,13 +87,21 @@ could be read is still checked and reported).`,
 // faster for some 20 MiB more memory, which stays flat.
 const checkGCPercent = 400
 
+// useCheckGC sets checkGCPercent unless GOGC is set in the environment, and
+// returns the function that puts the previous setting back.
+func useCheckGC() (restore func()) {
+	if _, set := os.LookupEnv("GOGC"); set {
+		return func() {}
+	}
+	old := debug.SetGCPercent(checkGCPercent)
+	return func() { debug.SetGCPercent(old) }
+}
+
 func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string) error {
 	if err := o.validate(paths); err != nil {
 		return err
 	}
-	if _, set := os.LookupEnv("GOGC"); !set {
-		defer debug.SetGCPercent(debug.SetGCPercent(checkGCPercent))
-	}
+	defer useCheckGC()()
 	cfg, err := loadConfig(o.configPath)
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
