@@ -74,8 +74,8 @@ fidelity: tools
 # Fuzzing (issue 6): every `go test -fuzz` target, as package:name. Their
 # seed corpora (testdata/fuzz/) run in every plain `go test` as well.
 FUZZ_TARGETS := ./policies/:FuzzRulesEvaluate ./policies/:FuzzMutateAgentTolerations \
-	./webhook/:FuzzAdmissionReview ./cmd/setwarden/internal/manifest/:FuzzManifestReader \
-	./cmd/setwarden/internal/manifest/:FuzzFastYAML ./policies/kjson/:FuzzUnmarshalAgreesWithSigsJSON
+	./webhook/:FuzzAdmissionReview ./internal/manifest/:FuzzManifestReader \
+	./internal/fastyaml/:FuzzFastYAML ./internal/kjson/:FuzzUnmarshalAgreesWithSigsJSON
 # The smoke run in `make test` counts executions instead of seconds: Go 1.26's
 # fuzzing coordinator can fail a target with a bare "context deadline exceeded"
 # when a duration runs out while a worker is busy (go.dev/issue/75804, fixed in

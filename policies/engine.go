@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -108,7 +109,7 @@ func NewEngine(cfg *Config) *Engine {
 func (e *Engine) Config() *Config { return e.config }
 
 // Evaluate runs every enabled rule on the object and collects every finding.
-func (e *Engine) Evaluate(req Request) *Report {
+func (e *Engine) Evaluate(ctx context.Context, req Request) *Report {
 	report := &Report{}
 	w, ok := NewWorkload(req.Object)
 	if !ok {
@@ -121,11 +122,11 @@ func (e *Engine) Evaluate(req Request) *Report {
 	}
 	exempt := e.exemptions(w, report)
 	enabled, actions, needNodes := e.enabledRules(w.Namespace())
-	in, missing := e.input(w, view, needNodes)
+	in, missing := e.input(ctx, w, view, needNodes)
 	var old *Input
 	if req.OldObject != nil {
 		if oldW, ok := NewWorkload(req.OldObject); ok {
-			old, _ = e.input(oldW, view, false)
+			old, _ = e.input(ctx, oldW, view, false)
 		}
 	}
 	for i, rule := range enabled {
@@ -174,18 +175,18 @@ func (e *Engine) enabledRules(namespace string) (rules []*Rule, actions []Action
 
 // input resolves the cluster data the rules need, once per object. The
 // returned map says, for each unmet need, why it is unmet.
-func (e *Engine) input(w *Workload, view ClusterView, needNodes bool) (*Input, map[Needs]string) {
+func (e *Engine) input(ctx context.Context, w *Workload, view ClusterView, needNodes bool) (*Input, map[Needs]string) {
 	in := &Input{Workload: w, Config: e.config}
 	missing := map[Needs]string{}
 	if w.StatefulSet != nil && w.StatefulSet.Spec.ServiceName != "" {
-		svc, found, err := view.Service(w.Namespace(), w.StatefulSet.Spec.ServiceName)
+		svc, found, err := view.Service(ctx, w.Namespace(), w.StatefulSet.Spec.ServiceName)
 		if err != nil {
 			missing[NeedsService] = fmt.Sprintf("Service %s/%s: %v", w.Namespace(), w.StatefulSet.Spec.ServiceName, err)
 		}
 		in.Service, in.ServiceFound = svc, found && err == nil
 	}
 	if needNodes {
-		nodes, err := view.Nodes()
+		nodes, err := view.Nodes(ctx)
 		if err != nil {
 			missing[NeedsNodes] = fmt.Sprintf("Nodes: %v", err)
 		}

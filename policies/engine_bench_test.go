@@ -21,7 +21,7 @@ func BenchmarkEvaluate(b *testing.B) {
 	e := NewEngine(nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		if r := e.Evaluate(Request{Object: sts, View: view}); len(r.Findings) != 0 {
+		if r := e.Evaluate(b.Context(), Request{Object: sts, View: view}); len(r.Findings) != 0 {
 			b.Fatalf("unexpected findings: %v", r.Findings)
 		}
 	}

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ type engineView struct {
 	nodes    []*corev1.Node
 }
 
-func (v engineView) Service(ns, name string) (*corev1.Service, bool, error) {
+func (v engineView) Service(_ context.Context, ns, name string) (*corev1.Service, bool, error) {
 	for _, s := range v.services {
 		if s.Namespace == ns && s.Name == name {
 			return s, true, nil
@@ -28,7 +29,7 @@ func (v engineView) Service(ns, name string) (*corev1.Service, bool, error) {
 	return nil, false, nil
 }
 
-func (v engineView) Nodes() ([]*corev1.Node, error) {
+func (v engineView) Nodes(context.Context) ([]*corev1.Node, error) {
 	if v.nodes == nil {
 		return nil, ErrNoData
 	}
@@ -194,7 +195,7 @@ func TestEvaluate(t *testing.T) {
 			if tt.config != "" {
 				cfg = mustConfig(t, tt.config)
 			}
-			r := NewEngine(cfg).Evaluate(tt.req)
+			r := NewEngine(cfg).Evaluate(t.Context(), tt.req)
 			if !r.Applicable {
 				t.Fatal("report not applicable")
 			}
@@ -221,7 +222,7 @@ func TestEvaluate(t *testing.T) {
 func TestEvaluateGrandfatheredMessageSaysHowToMigrate(t *testing.T) {
 	s := redisStatefulSet()
 	s.Spec.ServiceName = ""
-	r := NewEngine(nil).Evaluate(Request{Object: s, OldObject: s.DeepCopy(), View: engineView{nodes: []*corev1.Node{}}})
+	r := NewEngine(nil).Evaluate(t.Context(), Request{Object: s, OldObject: s.DeepCopy(), View: engineView{nodes: []*corev1.Node{}}})
 	want := "spec.serviceName: Required value: set it to a headless Service (clusterIP: None) that selects the pods, so each pod gets a stable DNS name; " + migrateServiceName
 	if len(r.Findings) != 1 || r.Findings[0].Message() != want {
 		t.Errorf("got %v, want one finding %q", summary(r.Findings), want)
@@ -229,7 +230,7 @@ func TestEvaluateGrandfatheredMessageSaysHowToMigrate(t *testing.T) {
 }
 
 func TestEvaluateIgnoresKindsWithoutPodTemplate(t *testing.T) {
-	r := NewEngine(nil).Evaluate(Request{Object: headlessService()})
+	r := NewEngine(nil).Evaluate(t.Context(), Request{Object: headlessService()})
 	if r.Applicable || len(r.Findings) != 0 {
 		t.Errorf("a Service should not be evaluated, got %+v", r)
 	}

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"context"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -546,8 +547,10 @@ func TestNodeAffinityDeprecatedLabel(t *testing.T) {
 // naView is a ClusterView that knows the Nodes and no Services.
 type naView struct{ nodes []*corev1.Node }
 
-func (naView) Service(string, string) (*corev1.Service, bool, error) { return nil, false, ErrNoData }
-func (v naView) Nodes() ([]*corev1.Node, error)                      { return v.nodes, nil }
+func (naView) Service(context.Context, string, string) (*corev1.Service, bool, error) {
+	return nil, false, ErrNoData
+}
+func (v naView) Nodes(context.Context) ([]*corev1.Node, error) { return v.nodes, nil }
 
 func TestNodeAffinityEngineActions(t *testing.T) {
 	const zone = "topology.kubernetes.io/zone"
@@ -578,7 +581,7 @@ func TestNodeAffinityEngineActions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			report := NewEngine(nil).Evaluate(Request{Object: naDeployment(nil, tt.affinity), View: view})
+			report := NewEngine(nil).Evaluate(t.Context(), Request{Object: naDeployment(nil, tt.affinity), View: view})
 			got := map[string]Action{}
 			for _, f := range report.Findings {
 				switch f.Rule {

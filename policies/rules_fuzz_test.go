@@ -1,10 +1,12 @@
 package policies
 
 import (
-	"github.com/google/go-cmp/cmp"
+	"context"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -176,14 +178,14 @@ type fuzzView struct {
 	nodesKnown bool
 }
 
-func (v fuzzView) Service(namespace, name string) (*corev1.Service, bool, error) {
+func (v fuzzView) Service(_ context.Context, namespace, name string) (*corev1.Service, bool, error) {
 	if v.service == nil {
 		return nil, false, nil
 	}
 	return v.service, true, nil
 }
 
-func (v fuzzView) Nodes() ([]*corev1.Node, error) {
+func (v fuzzView) Nodes(context.Context) ([]*corev1.Node, error) {
 	if !v.nodesKnown {
 		return nil, ErrNoData
 	}
@@ -233,13 +235,13 @@ func FuzzRulesEvaluate(f *testing.F) {
 			validLabels.mu.Lock()
 			clear(validLabels.valid)
 			validLabels.mu.Unlock()
-			report := engine.Evaluate(Request{Object: obj, OldObject: old, View: fc.view(), Mode: mode})
+			report := engine.Evaluate(t.Context(), Request{Object: obj, OldObject: old, View: fc.view(), Mode: mode})
 			if !report.Applicable {
 				t.Fatalf("a %T is a workload, but the report says no rule applies", obj)
 			}
 			fuzzCheckFindings(t, report.Findings)
 			fuzzCheckFindings(t, report.Exempted)
-			again := engine.Evaluate(Request{Object: obj, OldObject: old, View: fc.view(), Mode: mode})
+			again := engine.Evaluate(t.Context(), Request{Object: obj, OldObject: old, View: fc.view(), Mode: mode})
 			if diff := cmp.Diff(report, again); diff != "" {
 				t.Fatalf("the second evaluation, with the labels remembered, differs:\n%s", diff)
 			}
@@ -292,7 +294,7 @@ func FuzzMutateAgentTolerations(f *testing.F) {
 		if !equality.Semantic.DeepEqual(once, ds) {
 			t.Fatalf("the second mutation changed the DaemonSet")
 		}
-		report := engine.Evaluate(Request{Object: ds, Mode: ModeAdmission})
+		report := engine.Evaluate(t.Context(), Request{Object: ds, Mode: ModeAdmission})
 		for _, finding := range report.Findings {
 			if finding.Rule == RuleAgentTolerations {
 				t.Fatalf("after mutation, agent-tolerations still reports %s", finding.Message())

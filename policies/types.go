@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -108,16 +109,18 @@ var ErrNoData = errors.New("cluster data not available")
 type ClusterView interface {
 	// Service returns the Service, or found=false when it does not exist.
 	// It returns ErrNoData (or another error) when it cannot tell.
-	Service(namespace, name string) (svc *corev1.Service, found bool, err error)
+	Service(ctx context.Context, namespace, name string) (svc *corev1.Service, found bool, err error)
 	// Nodes lists the cluster's Nodes, or returns ErrNoData when unknown.
-	Nodes() ([]*corev1.Node, error)
+	Nodes(ctx context.Context) ([]*corev1.Node, error)
 }
 
 // EmptyView knows nothing: every cluster-aware rule is skipped.
 type EmptyView struct{}
 
 // Service implements ClusterView.
-func (EmptyView) Service(string, string) (*corev1.Service, bool, error) { return nil, false, ErrNoData }
+func (EmptyView) Service(context.Context, string, string) (*corev1.Service, bool, error) {
+	return nil, false, ErrNoData
+}
 
 // Nodes implements ClusterView.
-func (EmptyView) Nodes() ([]*corev1.Node, error) { return nil, ErrNoData }
+func (EmptyView) Nodes(context.Context) ([]*corev1.Node, error) { return nil, ErrNoData }

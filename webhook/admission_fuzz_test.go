@@ -18,7 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/setwarden/setwarden/policies/kjson"
+	"github.com/setwarden/setwarden/internal/kjson"
 )
 
 // fuzzSeedReviews returns raw request bodies for the admission fuzz

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/setwarden/setwarden/policies/kjson"
+	"github.com/setwarden/setwarden/internal/kjson"
 )
 
 // validatorHandler runs an admission.Validator[T] on a request whose kind

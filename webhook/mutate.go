@@ -15,8 +15,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/setwarden/setwarden/internal/kjson"
 	"github.com/setwarden/setwarden/policies"
-	"github.com/setwarden/setwarden/policies/kjson"
 )
 
 // Mutator edits a typed object in place and reports whether it changed it,

@@ -14,7 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/setwarden/setwarden/policies/kjson"
+	"github.com/setwarden/setwarden/internal/kjson"
 )
 
 const (

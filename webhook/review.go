@@ -11,7 +11,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
-	"github.com/setwarden/setwarden/policies/kjson"
+	"github.com/setwarden/setwarden/internal/kjson"
+	"github.com/setwarden/setwarden/internal/server"
 )
 
 // reviewVersions are the AdmissionReview versions the API server may send;
@@ -46,7 +47,7 @@ func (h *ReviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			writeTooLarge(w, -1, tooLarge.Limit)
+			server.WriteTooLarge(w, -1, tooLarge.Limit)
 			return
 		}
 		writeReview(w, r, "", admission.Errored(http.StatusBadRequest, fmt.Errorf("reading the request body: %w", err)))

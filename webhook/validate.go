@@ -71,7 +71,7 @@ func (v *Validator[T]) validate(ctx context.Context, old runtime.Object, obj T) 
 	start := time.Now()
 	req, _ := admission.RequestFromContext(ctx)
 	engine := v.Engines.Load()
-	report := engine.Evaluate(policies.Request{Object: obj, OldObject: old, View: v.View.For(ctx)})
+	report := engine.Evaluate(ctx, policies.Request{Object: obj, OldObject: old, View: v.View})
 	elapsed := time.Since(start)
 	w, ok := policies.NewWorkload(obj)
 	if !ok { // the router only sends the workload kinds

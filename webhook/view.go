@@ -104,33 +104,14 @@ func (v *CacheView) WatchNodes(informer crcache.Informer) error {
 
 var _ policies.ClusterView = (*CacheView)(nil)
 
-// requestView binds a CacheView to one request's context.
-type requestView struct {
-	ctx context.Context
-	*CacheView
-}
-
-// For returns a ClusterView for one request.
-func (v *CacheView) For(ctx context.Context) policies.ClusterView {
-	return requestView{ctx: ctx, CacheView: v}
-}
-
-// Service implements policies.ClusterView without a request context.
-func (v *CacheView) Service(namespace, name string) (*corev1.Service, bool, error) {
-	return requestView{ctx: context.Background(), CacheView: v}.Service(namespace, name)
-}
-
-// Nodes implements policies.ClusterView without a request context.
-func (v *CacheView) Nodes() ([]*corev1.Node, error) {
-	return requestView{ctx: context.Background(), CacheView: v}.Nodes()
-}
-
-func (v requestView) Service(namespace, name string) (*corev1.Service, bool, error) {
+// Service implements policies.ClusterView: from the cache, or, when the
+// cache does not have it, from the API server.
+func (v *CacheView) Service(ctx context.Context, namespace, name string) (*corev1.Service, bool, error) {
 	svc := &corev1.Service{}
 	key := client.ObjectKey{Namespace: namespace, Name: name}
-	err := v.Cache.Get(v.ctx, key, svc)
+	err := v.Cache.Get(ctx, key, svc)
 	if apierrors.IsNotFound(err) && v.APIReader != nil {
-		svc, err = v.absent.get(v.ctx, v.APIReader, key)
+		svc, err = v.absent.get(ctx, v.APIReader, key)
 	}
 	switch {
 	case apierrors.IsNotFound(err):
@@ -171,19 +152,19 @@ func (a *absentServices) get(ctx context.Context, reader client.Reader, key clie
 	return res.(*corev1.Service).DeepCopy(), nil
 }
 
-// Nodes returns the snapshot when it is current. A Node event during the
+// Nodes implements policies.ClusterView: it returns the snapshot when it is current. A Node event during the
 // list leaves the new snapshot behind the generation, so the next request
 // lists again; the rules only read the slice, so requests share it.
-func (v requestView) Nodes() ([]*corev1.Node, error) {
+func (v *CacheView) Nodes(ctx context.Context) ([]*corev1.Node, error) {
 	s := &v.nodes
 	if !s.watched.Load() {
-		return v.listNodes()
+		return v.listNodes(ctx)
 	}
 	gen := s.gen.Load()
 	if last := s.last.Load(); last != nil && last.gen == gen {
 		return last.nodes, nil
 	}
-	nodes, err := v.listNodes()
+	nodes, err := v.listNodes(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -191,11 +172,11 @@ func (v requestView) Nodes() ([]*corev1.Node, error) {
 	return nodes, nil
 }
 
-func (v requestView) listNodes() ([]*corev1.Node, error) {
+func (v *CacheView) listNodes(ctx context.Context) ([]*corev1.Node, error) {
 	list := &corev1.NodeList{}
 	// The rules only read Nodes, so skip the deep copy of every Node that a
 	// cache List makes by default: it dominates the cost in big clusters.
-	if err := v.Cache.List(v.ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+	if err := v.Cache.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, fmt.Errorf("listing Nodes: %w", err)
 	}
 	nodes := make([]*corev1.Node, len(list.Items))

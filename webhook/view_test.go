@@ -76,7 +76,7 @@ func TestNodesAreListedAgainOnlyAfterANodeChanges(t *testing.T) {
 	view := &CacheView{Cache: reader}
 	names := func() []string {
 		t.Helper()
-		nodes, err := view.For(t.Context()).Nodes()
+		nodes, err := view.Nodes(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func TestServiceCacheMissesAskTheAPIServerSparingly(t *testing.T) {
 	}
 	lookup := func(t *testing.T, v *CacheView, name string) (bool, error) {
 		t.Helper()
-		_, found, err := v.For(t.Context()).Service("data", name)
+		_, found, err := v.Service(t.Context(), "data", name)
 		return found, err
 	}
 

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/setwarden/setwarden/webhook/certs"
+	"github.com/setwarden/setwarden/internal/server/certs"
 )
 
 // commonKinds are the objects every TLS mode renders with default values.

@@ -18,8 +18,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/setwarden/setwarden/internal/server/certs"
 	"github.com/setwarden/setwarden/test/framework"
-	"github.com/setwarden/setwarden/webhook/certs"
 )
 
 const (

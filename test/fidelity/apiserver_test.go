@@ -63,8 +63,8 @@ func serverCauses(ctx context.Context, c client.Client, obj client.Object) ([]ca
 
 // engineCauses returns setwarden's affinity-invalid and toleration-invalid
 // findings for obj, as the offline CLI evaluates it.
-func engineCauses(obj client.Object) []cause {
-	report := policies.NewEngine(nil).Evaluate(policies.Request{Object: obj, Mode: policies.ModeOffline})
+func engineCauses(ctx context.Context, obj client.Object) []cause {
+	report := policies.NewEngine(nil).Evaluate(ctx, policies.Request{Object: obj, Mode: policies.ModeOffline})
 	var causes []cause
 	for _, f := range report.Findings {
 		if f.Rule == policies.RuleAffinityInvalid || f.Rule == policies.RuleTolerationInvalid {
@@ -91,7 +91,7 @@ func runAPIVariants(ctx context.Context, c client.Client, variants []Variant) []
 			for i := range next {
 				// The engine reads the object before the client decodes
 				// the server's answer into it.
-				engine := engineCauses(variants[i].Object)
+				engine := engineCauses(ctx, variants[i].Object)
 				server, err := serverCauses(ctx, c, variants[i].Object.DeepCopyObject().(client.Object))
 				results[i] = verdicts{server: server, engine: engine, unexpected: err}
 			}

@@ -1,6 +1,7 @@
 package fidelity
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -17,11 +18,13 @@ import (
 // nodesView is a cluster that has exactly these nodes and nothing else.
 type nodesView []*corev1.Node
 
-func (nodesView) Service(string, string) (*corev1.Service, bool, error) {
+func (nodesView) Service(context.Context, string, string) (*corev1.Service, bool, error) {
 	return nil, false, policies.ErrNoData
 }
 
-func (v nodesView) Nodes() ([]*corev1.Node, error) { return append([]*corev1.Node{}, v...), nil }
+func (v nodesView) Nodes(context.Context) ([]*corev1.Node, error) {
+	return append([]*corev1.Node{}, v...), nil
+}
 
 // placementVerdict is setwarden's view of one placement case.
 type placementVerdict struct {
@@ -48,8 +51,8 @@ func (v placementVerdict) flagged(path *field.Path) bool {
 	return false
 }
 
-func evaluatePlacement(p Placement) placementVerdict {
-	report := policies.NewEngine(nil).Evaluate(policies.Request{Object: p.Pod, View: nodesView(p.Nodes), Mode: policies.ModeOffline})
+func evaluatePlacement(ctx context.Context, p Placement) placementVerdict {
+	report := policies.NewEngine(nil).Evaluate(ctx, policies.Request{Object: p.Pod, View: nodesView(p.Nodes), Mode: policies.ModeOffline})
 	v := placementVerdict{findings: map[string][]policies.Finding{}}
 	for _, f := range report.Findings {
 		v.findings[f.Rule] = append(v.findings[f.Rule], f)
@@ -85,8 +88,8 @@ type placementStats struct {
 
 // checkPlacement compares setwarden with the scheduler on one case and
 // returns the disagreements.
-func checkPlacement(p Placement, stats *placementStats) []string {
-	v := evaluatePlacement(p)
+func checkPlacement(ctx context.Context, p Placement, stats *placementStats) []string {
+	v := evaluatePlacement(ctx, p)
 	if v.has(policies.RuleAffinityInvalid, "") {
 		stats.skipped++ // kube-apiserver rejects it: no scheduling semantics
 		return nil
@@ -209,7 +212,7 @@ func TestSchedulerAgreement(t *testing.T) {
 	var report []string
 	failed := 0
 	for _, p := range placements {
-		problems := checkPlacement(p, stats)
+		problems := checkPlacement(t.Context(), p, stats)
 		if len(problems) == 0 {
 			stats.agreed++
 			continue

@@ -21,9 +21,9 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/setwarden/setwarden/internal/server/certs"
 	"github.com/setwarden/setwarden/policies"
 	"github.com/setwarden/setwarden/test/framework"
-	"github.com/setwarden/setwarden/webhook/certs"
 )
 
 // Issue 8's cache sizes for target 4.

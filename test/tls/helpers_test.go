@@ -18,8 +18,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/setwarden/setwarden/internal/server/certs"
 	"github.com/setwarden/setwarden/test/framework"
-	"github.com/setwarden/setwarden/webhook/certs"
 )
 
 func (s *server) ready() bool { return framework.Ready(s.probePort) }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
-	"github.com/setwarden/setwarden/test/framework"
 	"io"
 	"net/http"
 	"slices"
@@ -13,9 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/setwarden/setwarden/test/framework"
+
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/setwarden/setwarden/webhook/certs"
+	"github.com/setwarden/setwarden/internal/server/certs"
 )
 
 const (

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/setwarden/setwarden/test/framework"
 	"io"
 	"net/http"
 	"net/http/httptrace"
@@ -14,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/setwarden/setwarden/test/framework"
 )
 
 // TestRollingRestartUnderLoad restarts both replicas one after the other,

@@ -11,10 +11,23 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
-	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
+	"github.com/setwarden/setwarden/internal/check"
+	"github.com/setwarden/setwarden/internal/fix"
+	"github.com/setwarden/setwarden/internal/manifest"
+	"github.com/setwarden/setwarden/internal/report"
 	"github.com/setwarden/setwarden/policies"
 )
+
+// clusterOptions are check's flags for reading a live cluster: read-only
+// lookups of Services and Nodes, and the installed chart's PolicyConfig.
+type clusterOptions struct {
+	enabled        bool
+	kubeconfig     string
+	context        string
+	configFromLive bool
+	namespace      string
+	configMap      string
+}
 
 // checkOptions are the flags of `setwarden check`.
 type checkOptions struct {
@@ -66,7 +79,7 @@ could be read is still checked and reported).`,
 	flags := cmd.Flags()
 	flags.StringArrayVarP(&o.filenames, "filename", "f", nil, `file, directory or "-" (stdin) to check; repeatable`)
 	flags.StringArrayVarP(&o.kustomizeDirs, "kustomize", "k", nil, "kustomization directory to build and check; repeatable")
-	flags.StringArrayVarP(&o.outputs, "output", "o", nil, "output FORMAT or FORMAT=FILE, FORMAT one of "+strings.Join(outputFormats, ", ")+"; repeatable (default text)")
+	flags.StringArrayVarP(&o.outputs, "output", "o", nil, "output FORMAT or FORMAT=FILE, FORMAT one of "+strings.Join(report.Formats, ", ")+"; repeatable (default text)")
 	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file (default: the built-in defaults)")
 	flags.StringVar(&o.failOn, "fail-on", o.failOn, "findings that fail the check (exit 1): "+strings.Join(report.FailOnValues, ", "))
 	flags.BoolVar(&o.fix, "fix", false, "apply the mutations (agent-tolerations) to the input files in place")
@@ -114,23 +127,26 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	reader := &manifest.Reader{Stdin: streams.In}
 	defer reader.Close()
 	var inputErrs []report.Problem
-	paths, inputErrs = o.buildKustomizations(reader, paths)
+	paths, inputErrs = check.Kustomize(reader, paths, o.kustomizeDirs)
 	// With a fixed stream on standard output, the report moves to stderr.
 	reportOut := streams.Out
 	if o.fix {
-		fixed, errs := o.applyFixes(ctx, engine, reader, paths, streams)
+		fixer := &fix.Files{Engine: engine, Reader: reader, Diff: o.diff, Out: streams.Out, Log: streams.ErrOut}
+		fixed, errs := fixer.Apply(ctx, paths)
 		inputErrs = append(inputErrs, errs...)
 		if fixed {
 			reportOut = streams.ErrOut
 		}
 	}
-	outs, err := parseOutputs(o.outputs)
+	outs, err := report.ParseOutputs(o.outputs)
 	if err != nil {
-		return err
+		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	// The outputs are written while the input is checked, so that memory
 	// does not grow with the number of objects.
-	rep, err := checkInput(ctx, engine, reader, paths, inputErrs, openOutputs(outs, report.FailOn(o.failOn), reportOut), live)
+	out := report.OpenOutputs(outs, report.FailOn(o.failOn), reportOut)
+	rep, err := check.Run(ctx, check.Input{Engine: engine, Reader: reader, Paths: paths, Errors: inputErrs,
+		Out: out, WithRules: out.NeedsRules(), OwnFiles: out.Files(), Live: live})
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
@@ -160,8 +176,8 @@ func (o *checkOptions) validate(paths []string) error {
 	if o.fix && len(o.kustomizeDirs) > 0 {
 		return &exitError{code: ExitUsage, msg: "--fix cannot edit a kustomization's output: fix its resources with -f instead"}
 	}
-	if _, err := parseOutputs(o.outputs); err != nil {
-		return err
+	if _, err := report.ParseOutputs(o.outputs); err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	return nil
 }
@@ -172,12 +188,12 @@ func (o *checkOptions) connect(ctx context.Context, cfg *policies.Config) (kuber
 	if !o.cluster.enabled && !o.cluster.configFromLive {
 		return nil, cfg, nil
 	}
-	cs, err := o.cluster.newClient()
+	cs, err := check.NewClient(o.cluster.kubeconfig, o.cluster.context, "setwarden-check")
 	if err != nil {
 		return nil, nil, err
 	}
 	if o.cluster.configFromLive {
-		if cfg, err = o.cluster.configFromCluster(ctx, cs); err != nil {
+		if cfg, err = check.ConfigFromCluster(ctx, cs, o.cluster.namespace, o.cluster.configMap); err != nil {
 			return nil, nil, err
 		}
 	}

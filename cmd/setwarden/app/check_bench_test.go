@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/setwarden/setwarden/cmd/setwarden/internal/corpus"
-	"github.com/setwarden/setwarden/cmd/setwarden/internal/manifest"
+	"github.com/setwarden/setwarden/internal/manifest"
+	"github.com/setwarden/setwarden/test/benchcorpus"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/kubernetes/scheme"
 )
@@ -47,7 +47,7 @@ var checkAllFileOutputs = []string{"text", "yaml", "sarif", "junit"}
 func benchmarkCheck(b *testing.B, objects int, fileOutputs ...string) {
 	const perFile = 1_000
 	dir := b.TempDir()
-	if _, err := corpus.WriteFiles(dir, objects, perFile); err != nil {
+	if _, err := benchcorpus.WriteFiles(dir, objects, perFile); err != nil {
 		b.Fatal(err)
 	}
 	args := []string{"check", "--fail-on", "never", "-o", "json", dir}
@@ -86,7 +86,7 @@ func TestCheckOutputIsTheSameOnEveryCore(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(dir, "corpus"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := corpus.WriteFiles(filepath.Join(dir, "corpus"), 600, 150); err != nil {
+	if _, err := benchcorpus.WriteFiles(filepath.Join(dir, "corpus"), 600, 150); err != nil {
 		t.Fatal(err)
 	}
 	broken := map[string]string{
@@ -198,7 +198,7 @@ func BenchmarkCheckYardsticks(b *testing.B) {
 	const objects = 20_000
 	defer debug.SetGCPercent(debug.SetGCPercent(checkGCPercent))
 	dir := b.TempDir()
-	if _, err := corpus.WriteFiles(dir, objects, 1_000); err != nil {
+	if _, err := benchcorpus.WriteFiles(dir, objects, 1_000); err != nil {
 		b.Fatal(err)
 	}
 	run := func(b *testing.B, walk func() int) {

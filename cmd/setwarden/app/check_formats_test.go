@@ -12,7 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
+	"github.com/setwarden/setwarden/internal/report"
 )
 
 var checkUpdate = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current output")
@@ -40,7 +40,7 @@ func checkRunExamples(t *testing.T, args ...string) (stdout string, code int) {
 // TestCheckGolden compares every output format over examples/ with its
 // golden file; run with -update to regenerate them, never edit them by hand.
 func TestCheckGolden(t *testing.T) {
-	for _, format := range outputFormats {
+	for _, format := range report.Formats {
 		t.Run("the "+format+" output over examples/ matches its golden file", func(t *testing.T) {
 			got, code := checkRunExamples(t, "-o", format)
 			if code != ExitDenied {

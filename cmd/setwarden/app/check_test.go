@@ -11,9 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/setwarden/setwarden/cmd/setwarden/internal/report"
+	"github.com/setwarden/setwarden/internal/report"
 	"github.com/setwarden/setwarden/policies"
-	appsv1 "k8s.io/api/apps/v1"
 )
 
 const (
@@ -324,14 +323,6 @@ func TestCheckExamples(t *testing.T) {
 				got.Summary.Exempted, got.Summary.Notices)
 		}
 	})
-}
-
-func TestCheckEvaluateRecoversFromAPanic(t *testing.T) {
-	// A typed nil makes the engine dereference nil: a stand-in for a bug in a rule.
-	r, err := evaluate(policies.NewEngine(nil), (*appsv1.StatefulSet)(nil), policies.EmptyView{})
-	if r != nil || err == nil || !strings.HasPrefix(err.Error(), "internal error while evaluating the rules (please report it): ") {
-		t.Errorf("evaluate() = %v, %v; want no report and an internal error", r, err)
-	}
 }
 
 // gcPercent returns the collector's setting without changing it.

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -27,12 +26,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
-	"github.com/setwarden/setwarden/cmd/setwarden/internal/metricsauth"
+	"github.com/setwarden/setwarden/internal/server"
+	"github.com/setwarden/setwarden/internal/server/certs"
+	"github.com/setwarden/setwarden/internal/server/metricsauth"
 	"github.com/setwarden/setwarden/policies"
 	swwebhook "github.com/setwarden/setwarden/webhook"
-	"github.com/setwarden/setwarden/webhook/certs"
 )
 
 // serveOptions are the flags of `setwarden serve`.
@@ -96,7 +95,7 @@ token the API server accepts and who may get the non-resource URL /metrics.`,
 func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	flags := cmd.Flags()
 	flags.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster config, then $KUBECONFIG, then ~/.kube/config)")
-	flags.IntVar(&o.port, "port", webhook.DefaultPort, "webhook server port")
+	flags.IntVar(&o.port, "port", server.DefaultPort, "webhook server port")
 	flags.StringVar(&o.webhookHost, "host", "", "webhook server address (default: all addresses)")
 	flags.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key")
 	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file, watched for changes (default: built-in defaults)")
@@ -150,7 +149,7 @@ func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 		return err
 	}
 	if o.tls.mode == tlsModeSelfManaged {
-		if err := o.tls.setup(ctx, mgr, restCfg, certStore); err != nil {
+		if err := o.tls.selfManaged.Setup(ctx, mgr, restCfg, certStore); err != nil {
 			return err
 		}
 	}
@@ -225,7 +224,7 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 		&corev1.Node{}:    {Transform: swwebhook.StripForView},
 	}
 	if o.tls.mode == tlsModeSelfManaged {
-		byObject[&corev1.Secret{}] = o.tls.secretCache()
+		byObject[&corev1.Secret{}] = o.tls.selfManaged.SecretCache()
 	}
 	return ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  newScheme(),
@@ -233,7 +232,7 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 		HealthProbeBindAddress:  o.probeAddr,
 		PprofBindAddress:        o.pprofAddr,
 		GracefulShutdownTimeout: &o.gracefulShutdown,
-		WebhookServer: swwebhook.NewServer(swwebhook.ServerOptions{
+		WebhookServer: server.New(server.Options{
 			Host: o.webhookHost, Port: o.port, CertDir: o.certDir, TLSOpts: webhookTLSOpts,
 			MaxRequestBytes:   o.maxRequestBytes,
 			ReadHeaderTimeout: o.readHeaderTime,
@@ -288,7 +287,7 @@ func setupWebhooks(ctx context.Context, mgr manager.Manager, cfg *policies.Confi
 			}
 		}
 	}
-	if err := mgr.Add(&releaseAfterSync{cache: mgr.GetCache()}); err != nil {
+	if err := mgr.Add(&server.ReleaseAfterSync{Cache: mgr.GetCache()}); err != nil {
 		return err
 	}
 	if o.configPath != "" {
@@ -323,47 +322,5 @@ func setupChecks(ctx context.Context, mgr manager.Manager, o *serveOptions, cert
 	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return err
 	}
-	return mgr.AddReadyzCheck("cache", cacheSynced(mgr.GetCache()))
+	return mgr.AddReadyzCheck("cache", server.CacheSynced(mgr.GetCache()))
 }
-
-// syncer is the part of a cache that tells whether it has synced.
-type syncer interface {
-	WaitForCacheSync(ctx context.Context) bool
-}
-
-// cacheSynced is the readiness check of the caches: not ready until every
-// informer has synced, since a decision made on an empty cache would deny
-// StatefulSets whose Service exists and skip the node-aware rules. It waits
-// at most 100 ms, so that a probe never hangs.
-func cacheSynced(c syncer) healthz.Checker {
-	return func(req *http.Request) error {
-		ctx, cancel := context.WithTimeout(req.Context(), 100*time.Millisecond)
-		defer cancel()
-		if !c.WaitForCacheSync(ctx) {
-			return errors.New("caches have not synced")
-		}
-		return nil
-	}
-}
-
-// releaseAfterSync returns the memory of the caches' initial lists to the
-// operating system once the caches have synced. In a big cluster those lists
-// (every Service and Node, whole, before the cache strips them) are garbage
-// the moment the informers have stored them, but the process would keep
-// their pages until the next collection and the scavenger's slow pace: on
-// 10,000 Services and 1,000 Nodes that is tens of MiB of resident memory.
-type releaseAfterSync struct {
-	cache syncer
-}
-
-// Start implements manager.Runnable; it returns once it has run.
-func (r *releaseAfterSync) Start(ctx context.Context) error {
-	if r.cache.WaitForCacheSync(ctx) {
-		debug.FreeOSMemory()
-	}
-	return nil
-}
-
-// NeedLeaderElection implements manager.LeaderElectionRunnable: every
-// replica has its own memory.
-func (*releaseAfterSync) NeedLeaderElection() bool { return false }

@@ -46,14 +46,14 @@ func TestServeFlags(t *testing.T) {
 			args: selfManaged,
 			check: func(t *testing.T, o *serveOptions) {
 				want := []string{"setwarden.setwarden-system.svc", "setwarden.setwarden-system.svc.cluster.local"}
-				if diff := cmp.Diff(want, o.tls.policy.DNSNames); diff != "" {
+				if diff := cmp.Diff(want, o.tls.selfManaged.Policy().DNSNames); diff != "" {
 					t.Errorf("DNS names (-want +got):\n%s", diff)
 				}
-				if o.tls.leaseName != "setwarden-tls" || o.tls.serviceNamespace != "setwarden-system" {
-					t.Errorf("lease %s, service namespace %s", o.tls.leaseName, o.tls.serviceNamespace)
+				if o.tls.selfManaged.LeaseName != "setwarden-tls" || o.tls.selfManaged.ServiceNamespace != "setwarden-system" {
+					t.Errorf("lease %s, service namespace %s", o.tls.selfManaged.LeaseName, o.tls.selfManaged.ServiceNamespace)
 				}
-				if o.tls.policy.CAValidity != 365*24*time.Hour || o.tls.policy.CertValidity != 90*24*time.Hour || o.tls.policy.RotateBefore.Fraction != 0.33 {
-					t.Errorf("policy %+v", o.tls.policy)
+				if o.tls.selfManaged.Policy().CAValidity != 365*24*time.Hour || o.tls.selfManaged.Policy().CertValidity != 90*24*time.Hour || o.tls.selfManaged.Policy().RotateBefore.Fraction != 0.33 {
+					t.Errorf("policy %+v", o.tls.selfManaged.Policy())
 				}
 			},
 		},
