@@ -18,19 +18,7 @@ func TestParseConfig(t *testing.T) {
 		{name: "the minimal document is valid", doc: head},
 		{
 			name: "a full document is valid",
-			doc: head + `agents:
-  selector: {matchLabels: {team: infra}}
-  namespaces: [monitoring, logging]
-controlPlaneTaints:
-- {key: node-role.kubernetes.io/control-plane, effect: NoSchedule}
-rules:
-  statefulset-service-missing:
-    action: Deny
-    namespaces: {legacy: Warn}
-exemptions:
-  namespaces: [kube-system]
-  allowAnnotations: false
-`,
+			doc:  string(readTestdata(t, "config/full.yaml")),
 		},
 		{name: "an unknown key is an error that names it", doc: head + "rulez: {}\n", wantErr: `unknown field "rulez"`},
 		{name: "an unknown nested key is an error", doc: head + "agents:\n  selectr: {}\n", wantErr: `unknown field "agents.selectr"`},
@@ -84,11 +72,7 @@ func TestDefaultConfig(t *testing.T) {
 // TestParseConfigReadsUnquotedOff: YAML 1.1 reads `Off` as the boolean
 // false; an operator who writes `action: Off` means the rule is off.
 func TestParseConfigReadsUnquotedOff(t *testing.T) {
-	cfg, err := ParseConfig([]byte("apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
-		"rules:\n  statefulset-service-name:\n    action: Off\n    namespaces: {legacy: off}\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustConfig(t, "rules:\n  statefulset-service-name:\n    action: Off\n    namespaces: {legacy: off}\n")
 	rule := ruleByID[RuleStatefulSetServiceName]
 	if got := cfg.ActionFor(rule, "apps"); got != ActionOff {
 		t.Errorf("action is %q, want Off", got)

@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -57,5 +59,39 @@ func nodeWith(name string, labels map[string]string, taints ...corev1.Taint) *co
 	return &corev1.Node{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec:       corev1.NodeSpec{Taints: taints},
+	}
+}
+
+// nodeReq returns a node selector requirement on key.
+func nodeReq(key string, op corev1.NodeSelectorOperator, values ...string) corev1.NodeSelectorRequirement {
+	return corev1.NodeSelectorRequirement{Key: key, Operator: op, Values: values}
+}
+
+// readTestdata returns the contents of testdata/name.
+func readTestdata(t *testing.T, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// checkCase is a table case for one rule's check: the findings want for obj
+// against nodes.
+type checkCase struct {
+	name  string
+	obj   runtime.Object
+	nodes []*corev1.Node
+	want  field.ErrorList
+}
+
+// runCheckCases runs check on each case and compares its field errors.
+func runCheckCases(t *testing.T, check CheckFunc, cases []checkCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			assertErrors(t, check(inputFor(t, tc.obj, tc.nodes...)), tc.want)
+		})
 	}
 }

@@ -1,7 +1,6 @@
 package policies
 
 import (
-	"context"
 	"testing"
 
 	batchv1 "k8s.io/api/batch/v1"
@@ -21,10 +20,6 @@ const (
 
 	naNoNode = "so no node matches this term"
 )
-
-func naReq(key string, op corev1.NodeSelectorOperator, values ...string) corev1.NodeSelectorRequirement {
-	return corev1.NodeSelectorRequirement{Key: key, Operator: op, Values: values}
-}
 
 // naTerm returns a term of matchExpressions.
 func naTerm(reqs ...corev1.NodeSelectorRequirement) corev1.NodeSelectorTerm {
@@ -74,84 +69,84 @@ func TestNodeAffinityUnsatisfiable(t *testing.T) {
 	}{
 		{
 			name:      "In [a] and NotIn [a] on one key deny at the NotIn requirement",
-			obj:       naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			obj:       naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "In", "a"), nodeReq(zone, "NotIn", "a")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", zone+" NotIn [a]", notInDetail)},
 		},
 		{
 			name:      "NotIn covering every value of an In list is unsatisfiable",
-			obj:       naDeployment(nil, naAffinity(naTerm(naReq(zone, "NotIn", "b", "a"), naReq("disk", "Exists"), naReq(zone, "In", "a", "b")))),
+			obj:       naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "NotIn", "b", "a"), nodeReq("disk", "Exists"), nodeReq(zone, "In", "a", "b")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[2]", zone+" In [a b]", notInDetail)},
 		},
 		{
 			name: "two In lists with no common value are unsatisfiable",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a", "b"), naReq(zone, "In", "c")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "In", "a", "b"), nodeReq(zone, "In", "c")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", zone+" In [c]",
 				"the In lists on this label have no value in common, "+naNoNode+": keep a single In list")},
 		},
 		{
 			name: "Exists and DoesNotExist on one key are unsatisfiable",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "Exists"), naReq("gpu", "DoesNotExist")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gpu", "Exists"), nodeReq("gpu", "DoesNotExist")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gpu DoesNotExist",
 				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
 		},
 		{
 			name: "DoesNotExist before In on one key is reported at the In",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "DoesNotExist"), naReq("gpu", "In", "a100")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gpu", "DoesNotExist"), nodeReq("gpu", "In", "a100")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gpu In [a100]",
 				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
 		},
 		{
 			name: "Gt with DoesNotExist on one key is unsatisfiable",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "3"), naReq("gen", "DoesNotExist")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Gt", "3"), nodeReq("gen", "DoesNotExist")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen DoesNotExist",
 				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
 		},
 		{
 			name: "Lt with DoesNotExist on one key is unsatisfiable",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "DoesNotExist"), naReq("gen", "Lt", "3")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "DoesNotExist"), nodeReq("gen", "Lt", "3")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen Lt [3]",
 				"this label must both exist and not exist, "+naNoNode+": remove one of the requirements")},
 		},
 		{
 			name: "a Gt value that is not an integer never matches",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "v3")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Gt", "v3")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Gt [v3]",
 				`Gt compares label values as integers and "v3" is not one, `+naNoNode+": use a base-10 integer")},
 		},
 		{
 			name: "an Lt value that is not an integer never matches",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "1.5")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Lt", "1.5")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Lt [1.5]",
 				`Lt compares label values as integers and "1.5" is not one, `+naNoNode+": use a base-10 integer")},
 		},
 		{
 			name: "Gt 5 and Lt 6 leave no integer",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "5"), naReq("gen", "Lt", "6")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Gt", "5"), nodeReq("gen", "Lt", "6")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen Lt [6]",
 				`no integer is greater than 5 and less than 6, `+naNoNode+": widen the Gt/Lt range")},
 		},
 		{
 			name: "Gt the largest int64 leaves no integer",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "9223372036854775807")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Gt", "9223372036854775807")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Gt [9223372036854775807]",
 				`no integer is greater than 9223372036854775807, `+naNoNode+": widen the Gt/Lt range")},
 		},
 		{
 			name: "an In value that is not an integer combined with Gt is unsatisfiable",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "In", "new"), naReq("gen", "Gt", "5")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "In", "new"), nodeReq("gen", "Gt", "5")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1]", "gen Gt [5]",
 				`no In value of this label is an integer greater than 5, `+naNoNode+": fix the values or the range")},
 		},
 		{
 			name: "In integers all outside the Gt and Lt range are unsatisfiable",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "2"), naReq("gen", "Lt", "5"), naReq("gen", "In", "1", "5", "x")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Gt", "2"), nodeReq("gen", "Lt", "5"), nodeReq("gen", "In", "1", "5", "x")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[2]", "gen In [1 5 x]",
 				`no In value of this label is an integer greater than 2 and less than 5, `+naNoNode+": fix the values or the range")},
 		},
 		{
 			name: "matchFields In and NotIn on the same node name are unsatisfiable",
 			obj: naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{
-				naReq("metadata.name", "In", "node-1"), naReq("metadata.name", "NotIn", "node-1")}})),
+				nodeReq("metadata.name", "In", "node-1"), nodeReq("metadata.name", "NotIn", "node-1")}})),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchFields[1]", "metadata.name NotIn [node-1]",
 				"NotIn excludes every value that In allows for this field, "+naNoNode+": remove the contradicting values")},
 		},
@@ -163,8 +158,8 @@ func TestNodeAffinityUnsatisfiable(t *testing.T) {
 		{
 			name: "two unsatisfiable terms deny with one error per term",
 			obj: naDeployment(nil, naAffinity(
-				naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")),
-				naTerm(naReq("gpu", "Exists"), naReq("gpu", "DoesNotExist")))),
+				naTerm(nodeReq(zone, "In", "a"), nodeReq(zone, "NotIn", "a")),
+				naTerm(nodeReq("gpu", "Exists"), nodeReq("gpu", "DoesNotExist")))),
 			wantCheck: field.ErrorList{
 				naInvalid(naTerms+"[0].matchExpressions[1]", zone+" NotIn [a]", notInDetail),
 				naInvalid(naTerms+"[1].matchExpressions[1]", "gpu DoesNotExist", "this label must both exist and not exist, "+naNoNode+": remove one of the requirements"),
@@ -172,19 +167,19 @@ func TestNodeAffinityUnsatisfiable(t *testing.T) {
 		},
 		{
 			name:      "a CronJob reports under its job template",
-			obj:       naCronJob(nil, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			obj:       naCronJob(nil, naAffinity(naTerm(nodeReq(zone, "In", "a"), nodeReq(zone, "NotIn", "a")))),
 			wantCheck: field.ErrorList{naInvalid(naCronJobTerms+"[0].matchExpressions[1]", zone+" NotIn [a]", notInDetail)},
 		},
 		{
 			name: "one of two terms unsatisfiable is only advised",
 			obj: naDeployment(nil, naAffinity(
-				naTerm(naReq(zone, "In", "a")),
-				naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+				naTerm(nodeReq(zone, "In", "a")),
+				naTerm(nodeReq(zone, "In", "a"), nodeReq(zone, "NotIn", "a")))),
 			wantAdvise: field.ErrorList{naInvalid(naTerms+"[1].matchExpressions[1]", zone+" NotIn [a]", notInDetail)},
 		},
 		{
 			name: "an unsatisfiable preferred term is advised",
-			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("disk", "In", "ssd")), naTerm(naReq("disk", "In", "ssd"), naReq("disk", "In", "hdd")))),
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(nodeReq("disk", "In", "ssd")), naTerm(nodeReq("disk", "In", "ssd"), nodeReq("disk", "In", "hdd")))),
 			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[1].preference.matchExpressions[1]", "disk In [hdd]",
 				"the In lists on this label have no value in common, "+naNoNode+": keep a single In list")},
 		},
@@ -196,13 +191,13 @@ func TestNodeAffinityUnsatisfiable(t *testing.T) {
 		// Found by test/fidelity: label values cannot be negative integers.
 		{
 			name: "Lt 0 leaves no label value, as label values cannot be negative",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "0")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Lt", "0")))),
 			wantCheck: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0]", "gen Lt [0]",
 				"label values cannot be negative integers, so none is less than 0, "+naNoNode+": use a positive bound")},
 		},
 		{
 			name: "Gt -5 and Lt 0 leave no label value, although the integers -4 to -1 lie between",
-			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("gen", "Gt", "-5"), naReq("gen", "Lt", "0")))),
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(nodeReq("gen", "Gt", "-5"), nodeReq("gen", "Lt", "0")))),
 			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[0]", "gen Gt [-5]",
 				`"-5" is not a valid label value, so the scheduler cannot parse this requirement and no node matches this term: fix the value`)},
 		},
@@ -210,46 +205,46 @@ func TestNodeAffinityUnsatisfiable(t *testing.T) {
 		// values, which the scheduler's labels.NewRequirement rejects.
 		{
 			name: "a preferred NotIn with a value that is not a valid label value never matches",
-			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("gpu", "Exists"), naReq("gpu", "NotIn", "k80", "+3")))),
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(nodeReq("gpu", "Exists"), nodeReq("gpu", "NotIn", "k80", "+3")))),
 			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[1]", "gpu NotIn [k80 +3]",
 				`"+3" is not a valid label value, so the scheduler cannot parse this requirement and no node matches this term: fix the value`)},
 		},
 		{
 			name: "a preferred Lt with a negative integer never matches",
-			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("gen", "Lt", "-1")))),
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(nodeReq("gen", "Lt", "-1")))),
 			wantAdvise: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[0]", "gen Lt [-1]",
 				`"-1" is not a valid label value, so the scheduler cannot parse this requirement and no node matches this term: fix the value`)},
 		},
 		{
 			name: "an invalid label value in a required term is affinity-invalid's finding, not a contradiction",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "In", "-a")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gpu", "In", "-a")))),
 		},
-		{name: "Lt 1 leaves 0", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "1"))))},
+		{name: "Lt 1 leaves 0", obj: naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Lt", "1"))))},
 		{
 			name: "Lt 1 and NotIn [0] leave 00, another spelling of zero",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gen", "Lt", "1"), naReq("gen", "NotIn", "0")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Lt", "1"), nodeReq("gen", "NotIn", "0")))),
 		},
-		{name: "Gt with an integer value is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "3"))))},
-		{name: "In [a b] and NotIn [a] are satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a", "b"), naReq(zone, "NotIn", "a"))))},
-		{name: "Gt 5 and Lt 7 leave 6", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "Gt", "5"), naReq("gen", "Lt", "7"))))},
-		{name: "an In list with one integer in the Gt range is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gen", "In", "new", "7"), naReq("gen", "Gt", "5"))))},
-		{name: "Exists with NotIn is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gpu", "Exists"), naReq("gpu", "NotIn", "k80"))))},
-		{name: "DoesNotExist with NotIn is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("gpu", "DoesNotExist"), naReq("gpu", "NotIn", "k80"))))},
-		{name: "In and NotIn on different keys are satisfiable", obj: naDeployment(nil, naAffinity(naTerm(naReq("a", "In", "x"), naReq("b", "NotIn", "x"))))},
+		{name: "Gt with an integer value is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Gt", "3"))))},
+		{name: "In [a b] and NotIn [a] are satisfiable", obj: naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "In", "a", "b"), nodeReq(zone, "NotIn", "a"))))},
+		{name: "Gt 5 and Lt 7 leave 6", obj: naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "Gt", "5"), nodeReq("gen", "Lt", "7"))))},
+		{name: "an In list with one integer in the Gt range is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(nodeReq("gen", "In", "new", "7"), nodeReq("gen", "Gt", "5"))))},
+		{name: "Exists with NotIn is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(nodeReq("gpu", "Exists"), nodeReq("gpu", "NotIn", "k80"))))},
+		{name: "DoesNotExist with NotIn is satisfiable", obj: naDeployment(nil, naAffinity(naTerm(nodeReq("gpu", "DoesNotExist"), nodeReq("gpu", "NotIn", "k80"))))},
+		{name: "In and NotIn on different keys are satisfiable", obj: naDeployment(nil, naAffinity(naTerm(nodeReq("a", "In", "x"), nodeReq("b", "NotIn", "x"))))},
 		{
 			name: "a metadata.name label and the metadata.name field are different keys",
 			obj: naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{
-				MatchExpressions: []corev1.NodeSelectorRequirement{naReq("metadata.name", "In", "node-1")},
-				MatchFields:      []corev1.NodeSelectorRequirement{naReq("metadata.name", "NotIn", "node-1")},
+				MatchExpressions: []corev1.NodeSelectorRequirement{nodeReq("metadata.name", "In", "node-1")},
+				MatchFields:      []corev1.NodeSelectorRequirement{nodeReq("metadata.name", "NotIn", "node-1")},
 			})),
 		},
 		{
 			name: "In without values is affinity-invalid's finding, not a contradiction",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "In"), naReq("gpu", "DoesNotExist")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gpu", "In"), nodeReq("gpu", "DoesNotExist")))),
 		},
 		{
 			name: "an unknown operator is affinity-invalid's finding, not a contradiction",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("gpu", "Equals", "a"), naReq("gpu", "DoesNotExist")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("gpu", "Equals", "a"), nodeReq("gpu", "DoesNotExist")))),
 		},
 		{name: "no affinity reports nothing", obj: naDeployment(nil, nil)},
 		{name: "no required terms reports nothing", obj: naDeployment(nil, &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{}})},
@@ -268,35 +263,31 @@ func TestNodeAffinityConflictsNodeSelector(t *testing.T) {
 	conflict := func(terms string) string {
 		return "contradicts required node affinity " + terms + ", and no satisfiable term agrees with the nodeSelector, so no node can match: make them agree"
 	}
-	tests := []struct {
-		name string
-		obj  runtime.Object
-		want field.ErrorList
-	}{
+	tests := []checkCase{
 		{
 			name: "a nodeSelector value outside the only term's In list is reported at its key",
-			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(nodeReq(zone, "In", "a")))),
 			want: field.ErrorList{naInvalid(naSelector+"[topology.kubernetes.io/zone]", "b", conflict("nodeSelectorTerms[0]"))},
 		},
 		{
 			name: "a nodeSelector key the term requires to be absent conflicts",
-			obj:  naDeployment(map[string]string{"gpu": "a100"}, naAffinity(naTerm(naReq("gpu", "DoesNotExist")))),
+			obj:  naDeployment(map[string]string{"gpu": "a100"}, naAffinity(naTerm(nodeReq("gpu", "DoesNotExist")))),
 			want: field.ErrorList{naInvalid(naSelector+"[gpu]", "a100", conflict("nodeSelectorTerms[0]"))},
 		},
 		{
 			name: "a non-integer nodeSelector value conflicts with Gt",
-			obj:  naDeployment(map[string]string{"gen": "new"}, naAffinity(naTerm(naReq("gen", "Gt", "3")))),
+			obj:  naDeployment(map[string]string{"gen": "new"}, naAffinity(naTerm(nodeReq("gen", "Gt", "3")))),
 			want: field.ErrorList{naInvalid(naSelector+"[gen]", "new", conflict("nodeSelectorTerms[0]"))},
 		},
 		{
 			name: "two terms contradicted by the same key give one error naming both",
-			obj:  naDeployment(map[string]string{zone: "c"}, naAffinity(naTerm(naReq(zone, "In", "a")), naTerm(naReq(zone, "NotIn", "c")))),
+			obj:  naDeployment(map[string]string{zone: "c"}, naAffinity(naTerm(nodeReq(zone, "In", "a")), naTerm(nodeReq(zone, "NotIn", "c")))),
 			want: field.ErrorList{naInvalid(naSelector+"[topology.kubernetes.io/zone]", "c", conflict("nodeSelectorTerms[0], nodeSelectorTerms[1]"))},
 		},
 		{
 			name: "two terms contradicted by different keys give one error per key",
 			obj: naDeployment(map[string]string{zone: "c", "disk": "hdd"},
-				naAffinity(naTerm(naReq(zone, "In", "a")), naTerm(naReq("disk", "In", "ssd")))),
+				naAffinity(naTerm(nodeReq(zone, "In", "a")), naTerm(nodeReq("disk", "In", "ssd")))),
 			want: field.ErrorList{
 				naInvalid(naSelector+"[disk]", "hdd", conflict("nodeSelectorTerms[1]")),
 				naInvalid(naSelector+"[topology.kubernetes.io/zone]", "c", conflict("nodeSelectorTerms[0]")),
@@ -305,44 +296,40 @@ func TestNodeAffinityConflictsNodeSelector(t *testing.T) {
 		{
 			name: "an unsatisfiable term is left out and the other term still conflicts",
 			obj: naDeployment(map[string]string{zone: "c"}, naAffinity(
-				naTerm(naReq("gpu", "Exists"), naReq("gpu", "DoesNotExist")), naTerm(naReq(zone, "In", "a")))),
+				naTerm(nodeReq("gpu", "Exists"), nodeReq("gpu", "DoesNotExist")), naTerm(nodeReq(zone, "In", "a")))),
 			want: field.ErrorList{naInvalid(naSelector+"[topology.kubernetes.io/zone]", "c", conflict("nodeSelectorTerms[1]"))},
 		},
 		{
 			name: "a CronJob reports under its job template",
-			obj:  naCronJob(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			obj:  naCronJob(map[string]string{zone: "b"}, naAffinity(naTerm(nodeReq(zone, "In", "a")))),
 			want: field.ErrorList{naInvalid("spec.jobTemplate.spec.template.spec.nodeSelector[topology.kubernetes.io/zone]", "b", conflict("nodeSelectorTerms[0]"))},
 		},
 		{
 			name: "a nodeSelector agreeing with one of two terms is fine",
-			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")), naTerm(naReq(zone, "In", "b", "c")))),
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(nodeReq(zone, "In", "a")), naTerm(nodeReq(zone, "In", "b", "c")))),
 		},
 		{
 			name: "a nodeSelector on another key is fine",
-			obj:  naDeployment(map[string]string{"disk": "ssd"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			obj:  naDeployment(map[string]string{"disk": "ssd"}, naAffinity(naTerm(nodeReq(zone, "In", "a")))),
 		},
 		{
 			name: "a nodeSelector value outside a NotIn list is fine",
-			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "NotIn", "a")))),
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(nodeReq(zone, "NotIn", "a")))),
 		},
 		{
 			name: "terms all unsatisfiable on their own are node-affinity-unsatisfiable's finding",
-			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			obj:  naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(nodeReq(zone, "In", "a"), nodeReq(zone, "NotIn", "a")))),
 		},
 		{
 			name: "a nodeSelector without required terms is fine",
-			obj:  naDeployment(map[string]string{zone: "b"}, naPreferredAffinity(naTerm(naReq(zone, "In", "a")))),
+			obj:  naDeployment(map[string]string{zone: "b"}, naPreferredAffinity(naTerm(nodeReq(zone, "In", "a")))),
 		},
 		{
 			name: "required terms without a nodeSelector are fine",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "In", "a")))),
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assertErrors(t, checkNodeAffinityConflictsNodeSelector(inputFor(t, tt.obj)), tt.want)
-		})
-	}
+	runCheckCases(t, checkNodeAffinityConflictsNodeSelector, tests)
 }
 
 func TestNodeAffinityNoMatchingNodes(t *testing.T) {
@@ -351,12 +338,7 @@ func TestNodeAffinityNoMatchingNodes(t *testing.T) {
 		nodeWith("node-a", map[string]string{zone: "a", "disk": "ssd"}),
 		nodeWith("node-b", map[string]string{zone: "b", "disk": "hdd"}),
 	}
-	tests := []struct {
-		name  string
-		obj   runtime.Object
-		nodes []*corev1.Node
-		want  field.ErrorList
-	}{
+	tests := []checkCase{
 		{
 			name:  "a nodeSelector no node carries is reported at the nodeSelector",
 			obj:   naDeployment(map[string]string{"disk": "nvme"}, nil),
@@ -366,14 +348,14 @@ func TestNodeAffinityNoMatchingNodes(t *testing.T) {
 		},
 		{
 			name:  "required affinity no node satisfies is reported at the affinity",
-			obj:   naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "c")), naTerm(naReq("disk", "In", "nvme")))),
+			obj:   naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "In", "c")), naTerm(nodeReq("disk", "In", "nvme")))),
 			nodes: nodes,
 			want: field.ErrorList{naInvalid(naRequired, field.OmitValueType{},
 				"the required node affinity matches none of the cluster's 2 nodes, so the pods stay Pending: check the labels with kubectl get nodes --show-labels")},
 		},
 		{
 			name:  "a nodeSelector and affinity that each match a different node are reported together",
-			obj:   naDeployment(map[string]string{"disk": "ssd"}, naAffinity(naTerm(naReq(zone, "In", "b")))),
+			obj:   naDeployment(map[string]string{"disk": "ssd"}, naAffinity(naTerm(nodeReq(zone, "In", "b")))),
 			nodes: nodes,
 			want: field.ErrorList{naInvalid(naSelector, map[string]string{"disk": "ssd"},
 				"the nodeSelector together with the required node affinity matches none of the cluster's 2 nodes, so the pods stay Pending: check the labels with kubectl get nodes --show-labels")},
@@ -393,41 +375,37 @@ func TestNodeAffinityNoMatchingNodes(t *testing.T) {
 		},
 		{
 			name:  "a node matching via the second term is enough",
-			obj:   naDeployment(map[string]string{"disk": "hdd"}, naAffinity(naTerm(naReq(zone, "In", "c")), naTerm(naReq(zone, "In", "b")))),
+			obj:   naDeployment(map[string]string{"disk": "hdd"}, naAffinity(naTerm(nodeReq(zone, "In", "c")), naTerm(nodeReq(zone, "In", "b")))),
 			nodes: nodes,
 		},
 		{
 			name:  "matchFields naming an existing node matches",
-			obj:   naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{naReq("metadata.name", "In", "node-b")}})),
+			obj:   naDeployment(nil, naAffinity(corev1.NodeSelectorTerm{MatchFields: []corev1.NodeSelectorRequirement{nodeReq("metadata.name", "In", "node-b")}})),
 			nodes: nodes,
 		},
 		{name: "no nodeSelector and no required affinity in an empty cluster is fine", obj: naDeployment(nil, nil)},
 		{
 			name:  "only preferred affinity is fine even when no node matches it",
-			obj:   naDeployment(nil, naPreferredAffinity(naTerm(naReq(zone, "In", "c")))),
+			obj:   naDeployment(nil, naPreferredAffinity(naTerm(nodeReq(zone, "In", "c")))),
 			nodes: nodes,
 		},
 		{
 			name:  "unsatisfiable required terms are node-affinity-unsatisfiable's finding",
-			obj:   naDeployment(nil, naAffinity(naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a")))),
+			obj:   naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "In", "a"), nodeReq(zone, "NotIn", "a")))),
 			nodes: nodes,
 		},
 		{
 			name:  "a nodeSelector contradicting the affinity is node-affinity-conflicts-node-selector's finding",
-			obj:   naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(naReq(zone, "In", "a")))),
+			obj:   naDeployment(map[string]string{zone: "b"}, naAffinity(naTerm(nodeReq(zone, "In", "a")))),
 			nodes: nodes,
 		},
 		{
 			name:  "a malformed requirement is affinity-invalid's finding",
-			obj:   naDeployment(nil, naAffinity(naTerm(naReq(zone, "In")))),
+			obj:   naDeployment(nil, naAffinity(naTerm(nodeReq(zone, "In")))),
 			nodes: nodes,
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assertErrors(t, checkNodeAffinityNoMatchingNodes(inputFor(t, tt.obj, tt.nodes...)), tt.want)
-		})
-	}
+	runCheckCases(t, checkNodeAffinityNoMatchingNodes, tests)
 }
 
 func TestNodeAffinityDeprecatedLabel(t *testing.T) {
@@ -444,11 +422,7 @@ func TestNodeAffinityDeprecatedLabel(t *testing.T) {
 			TopologyKey:   topologyKey,
 		}
 	}
-	tests := []struct {
-		name string
-		obj  runtime.Object
-		want field.ErrorList
-	}{
+	tests := []checkCase{
 		{
 			name: "a deprecated nodeSelector key is reported at the key",
 			obj:  naDeployment(map[string]string{"beta.kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}, nil),
@@ -461,22 +435,22 @@ func TestNodeAffinityDeprecatedLabel(t *testing.T) {
 		},
 		{
 			name: "a deprecated required node affinity key is reported",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("kubernetes.io/os", "In", "linux"), naReq(betaZone, "In", "a")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("kubernetes.io/os", "In", "linux"), nodeReq(betaZone, "In", "a")))),
 			want: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[1].key", betaZone, use(stableZone))},
 		},
 		{
 			name: "the master role label names control-plane as its replacement",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq("node-role.kubernetes.io/master", "DoesNotExist")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq("node-role.kubernetes.io/master", "DoesNotExist")))),
 			want: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0].key", "node-role.kubernetes.io/master", use("node-role.kubernetes.io/control-plane"))},
 		},
 		{
 			name: "deprecated and stable keys ANDed in one term are reported",
-			obj:  naDeployment(nil, naAffinity(naTerm(naReq(betaZone, "In", "a"), naReq(stableZone, "In", "a")))),
+			obj:  naDeployment(nil, naAffinity(naTerm(nodeReq(betaZone, "In", "a"), nodeReq(stableZone, "In", "a")))),
 			want: field.ErrorList{naInvalid(naTerms+"[0].matchExpressions[0].key", betaZone, use(stableZone))},
 		},
 		{
 			name: "a deprecated preferred node affinity key is reported",
-			obj:  naDeployment(nil, naPreferredAffinity(naTerm(naReq("beta.kubernetes.io/instance-type", "In", "m5.large")))),
+			obj:  naDeployment(nil, naPreferredAffinity(naTerm(nodeReq("beta.kubernetes.io/instance-type", "In", "m5.large")))),
 			want: field.ErrorList{naInvalid(naPreferred+"[0].preference.matchExpressions[0].key", "beta.kubernetes.io/instance-type", use("node.kubernetes.io/instance-type"))},
 		},
 		{
@@ -512,19 +486,19 @@ func TestNodeAffinityDeprecatedLabel(t *testing.T) {
 		{
 			name: "a deprecated required term paired with a stable alternative term is a deliberate fallback",
 			obj: naDeployment(nil, naAffinity(
-				naTerm(naReq("kubernetes.io/arch", "In", "amd64")),
-				naTerm(naReq("beta.kubernetes.io/arch", "In", "amd64")))),
+				naTerm(nodeReq("kubernetes.io/arch", "In", "amd64")),
+				naTerm(nodeReq("beta.kubernetes.io/arch", "In", "amd64")))),
 		},
 		{
 			name: "a deprecated preferred term paired with a stable preferred term is a deliberate fallback",
 			obj: naDeployment(nil, naPreferredAffinity(
-				naTerm(naReq(betaZone, "In", "a")),
-				naTerm(naReq(stableZone, "In", "a")))),
+				naTerm(nodeReq(betaZone, "In", "a")),
+				naTerm(nodeReq(stableZone, "In", "a")))),
 		},
 		{
 			name: "stable labels everywhere are fine",
 			obj: naDeployment(map[string]string{"kubernetes.io/os": "linux"}, &corev1.Affinity{
-				NodeAffinity: naAffinity(naTerm(naReq("node-role.kubernetes.io/control-plane", "DoesNotExist"))).NodeAffinity,
+				NodeAffinity: naAffinity(naTerm(nodeReq("node-role.kubernetes.io/control-plane", "DoesNotExist"))).NodeAffinity,
 				PodAntiAffinity: &corev1.PodAntiAffinity{
 					RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{podAffinityTerm(stableZone)},
 				},
@@ -537,25 +511,13 @@ func TestNodeAffinityDeprecatedLabel(t *testing.T) {
 			}}),
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assertErrors(t, checkAffinityDeprecatedLabel(inputFor(t, tt.obj)), tt.want)
-		})
-	}
+	runCheckCases(t, checkAffinityDeprecatedLabel, tests)
 }
-
-// naView is a ClusterView that knows the Nodes and no Services.
-type naView struct{ nodes []*corev1.Node }
-
-func (naView) Service(context.Context, string, string) (*corev1.Service, bool, error) {
-	return nil, false, ErrNoData
-}
-func (v naView) Nodes(context.Context) ([]*corev1.Node, error) { return v.nodes, nil }
 
 func TestNodeAffinityEngineActions(t *testing.T) {
 	const zone = "topology.kubernetes.io/zone"
-	contradiction := naTerm(naReq(zone, "In", "a"), naReq(zone, "NotIn", "a"))
-	view := naView{nodes: []*corev1.Node{nodeWith("node-a", map[string]string{zone: "a"})}}
+	contradiction := naTerm(nodeReq(zone, "In", "a"), nodeReq(zone, "NotIn", "a"))
+	view := engineView{nodes: []*corev1.Node{nodeWith("node-a", map[string]string{zone: "a"})}}
 	tests := []struct {
 		name       string
 		affinity   *corev1.Affinity
@@ -568,7 +530,7 @@ func TestNodeAffinityEngineActions(t *testing.T) {
 		},
 		{
 			name:       "a Deployment with one unsatisfiable term out of two is warned",
-			affinity:   naAffinity(naTerm(naReq(zone, "In", "a")), contradiction),
+			affinity:   naAffinity(naTerm(nodeReq(zone, "In", "a")), contradiction),
 			wantAction: map[string]Action{naTerms + "[1].matchExpressions[1]": ActionWarn},
 		},
 		{

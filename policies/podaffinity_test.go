@@ -7,7 +7,6 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
@@ -138,22 +137,6 @@ func podAffinityNodes(n, zones int) []*corev1.Node {
 	return nodes
 }
 
-type podAffinityCase struct {
-	name  string
-	obj   runtime.Object
-	nodes []*corev1.Node
-	want  field.ErrorList
-}
-
-func runPodAffinityCases(t *testing.T, check CheckFunc, cases []podAffinityCase) {
-	t.Helper()
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			assertErrors(t, check(inputFor(t, tc.obj, tc.nodes...)), tc.want)
-		})
-	}
-}
-
 func TestCheckPodAffinityEmptySelector(t *testing.T) {
 	const (
 		affinityDetail = "a required pod affinity term without a labelSelector matches no pod, so the pods stay Pending; select the pods to run next to"
@@ -166,7 +149,7 @@ func TestCheckPodAffinityEmptySelector(t *testing.T) {
 	}
 	inOther := podAffinityTerm(&metav1.LabelSelector{}, corev1.LabelHostname)
 	inOther.Namespaces = []string{"other"}
-	cases := []podAffinityCase{
+	cases := []checkCase{
 		{name: "required pod affinity without a labelSelector can never be met",
 			obj:  deploymentWith(2, podAffinitySpec([]corev1.PodAffinityTerm{podAffinityTerm(nil, corev1.LabelHostname)})),
 			want: field.ErrorList{field.Required(podAffinityReq.Index(0).Child("labelSelector"), affinityDetail)}},
@@ -194,7 +177,7 @@ func TestCheckPodAffinityEmptySelector(t *testing.T) {
 		{name: "selectors that select some pods are fine",
 			obj: deploymentWith(2, podAntiAffinitySpec([]corev1.PodAffinityTerm{podAffinityTerm(podAffinitySelector("app", "web"), corev1.LabelHostname)}))},
 	}
-	runPodAffinityCases(t, checkPodAffinityEmptySelector, cases)
+	runCheckCases(t, checkPodAffinityEmptySelector, cases)
 }
 
 func TestAdvisePodAffinityNoSelector(t *testing.T) {
@@ -204,7 +187,7 @@ func TestAdvisePodAffinityNoSelector(t *testing.T) {
 	)
 	web := podAffinityTerm(podAffinitySelector("app", "web"), corev1.LabelHostname)
 	none := podAffinityTerm(nil, corev1.LabelHostname)
-	cases := []podAffinityCase{
+	cases := []checkCase{
 		{name: "preferred pod affinity without a labelSelector has no effect",
 			obj:  deploymentWith(2, podAffinitySpec(nil, web, none)),
 			want: field.ErrorList{field.Required(podAffinityPref.Index(1).Child("podAffinityTerm", "labelSelector"), affinityDetail)}},
@@ -221,7 +204,7 @@ func TestAdvisePodAffinityNoSelector(t *testing.T) {
 		{name: "a pod spec without affinity gets no advice",
 			obj: deploymentWith(2, corev1.PodSpec{})},
 	}
-	runPodAffinityCases(t, advisePodAffinityNoSelector, cases)
+	runCheckCases(t, advisePodAffinityNoSelector, cases)
 }
 
 func TestCheckPodAntiAffinityExceedsDomains(t *testing.T) {
@@ -262,7 +245,7 @@ func TestCheckPodAntiAffinityExceedsDomains(t *testing.T) {
 	byName.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].NamespaceSelector = podAffinitySelector(corev1.LabelMetadataName, "apps")
 	byTeam := podAffinitySelfAnti("web", corev1.LabelHostname)
 	byTeam.Affinity.PodAntiAffinity.RequiredDuringSchedulingIgnoredDuringExecution[0].NamespaceSelector = podAffinitySelector("team", "a")
-	cases := []podAffinityCase{
+	cases := []checkCase{
 		{name: "a StatefulSet with 3 replicas and 3 zones fits",
 			obj: podAffinityStatefulSet(3, podAffinitySelfAnti("db", corev1.LabelTopologyZone)), nodes: podAffinityNodes(6, 3)},
 		{name: "a StatefulSet with 4 replicas and 3 zones leaves one pod Pending",
@@ -333,7 +316,7 @@ func TestCheckPodAntiAffinityExceedsDomains(t *testing.T) {
 		{name: "a DaemonSet has no replica count",
 			obj: podAffinityDaemonSet(podAffinitySelfAnti("agent", corev1.LabelHostname)), nodes: podAffinityNodes(1, 1)},
 	}
-	runPodAffinityCases(t, checkPodAntiAffinityExceedsDomains, cases)
+	runCheckCases(t, checkPodAntiAffinityExceedsDomains, cases)
 }
 
 // podAffinityRetarget rewrites the selectors; it documents that the spec's
@@ -368,7 +351,7 @@ func TestCheckPodAntiAffinityNotSelf(t *testing.T) {
 	tenants.MismatchLabelKeys = []string{"tenant"}
 	notWeb := podAffinityTerm(&metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{
 		{Key: "app", Operator: metav1.LabelSelectorOpNotIn, Values: []string{"web"}}}}, host)
-	cases := []podAffinityCase{
+	cases := []checkCase{
 		{name: "anti-affinity against a different app on a single-replica Deployment is fine",
 			obj: deploymentWith(1, podAffinitySelfAnti("db", host))},
 		{name: "anti-affinity against a different app on a 3-replica Deployment does not keep the replicas apart",
@@ -403,13 +386,13 @@ func TestCheckPodAntiAffinityNotSelf(t *testing.T) {
 		{name: "a DaemonSet is not replicated",
 			obj: podAffinityDaemonSet(podAffinitySelfAnti("db", host))},
 	}
-	runPodAffinityCases(t, checkPodAntiAffinityNotSelf, cases)
+	runCheckCases(t, checkPodAntiAffinityNotSelf, cases)
 }
 
 func TestCheckDaemonSetPodAntiAffinity(t *testing.T) {
 	const hostDetail = "a DaemonSet already runs one pod per node, so required anti-affinity against its own pods only blocks surge rollouts; remove the term"
 	host := corev1.LabelHostname
-	cases := []podAffinityCase{
+	cases := []checkCase{
 		{name: "required anti-affinity against its own pods on the hostname blocks surge rollouts",
 			obj:  podAffinityDaemonSet(podAffinitySelfAnti("agent", host)),
 			want: field.ErrorList{field.Forbidden(podAntiAffinityReq.Index(0), hostDetail)}},
@@ -426,7 +409,7 @@ func TestCheckDaemonSetPodAntiAffinity(t *testing.T) {
 		{name: "required self anti-affinity of a Deployment is not a DaemonSet's",
 			obj: deploymentWith(3, podAffinitySelfAnti("web", host))},
 	}
-	runPodAffinityCases(t, checkDaemonSetPodAntiAffinity, cases)
+	runCheckCases(t, checkDaemonSetPodAntiAffinity, cases)
 }
 
 func TestCheckMatchLabelKeysAbsent(t *testing.T) {
@@ -456,7 +439,7 @@ func TestCheckMatchLabelKeysAbsent(t *testing.T) {
 	noSelector.MatchLabelKeys = []string{"missing"}
 	cronJob := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Namespace: "apps"},
 		Spec: batchv1.CronJobSpec{JobTemplate: batchv1.JobTemplateSpec{Spec: podAffinityJob(batchv1.NonIndexedCompletion, antiKeys("job-name", "pod-template-hash")).Spec}}}
-	cases := []podAffinityCase{
+	cases := []checkCase{
 		{name: "a Deployment's pod-template-hash and template labels are present",
 			obj: deploymentWith(3, antiKeys("pod-template-hash", "app"))},
 		{name: "a typo in a Deployment's matchLabelKeys is reported at the entry",
@@ -493,7 +476,7 @@ func TestCheckMatchLabelKeysAbsent(t *testing.T) {
 		{name: "terms without a labelSelector are left to affinity-invalid",
 			obj: deploymentWith(3, podAntiAffinitySpec([]corev1.PodAffinityTerm{noSelector}))},
 	}
-	runPodAffinityCases(t, checkMatchLabelKeysAbsent, cases)
+	runCheckCases(t, checkMatchLabelKeysAbsent, cases)
 }
 
 func TestCheckTopologyKeyUnknown(t *testing.T) {
@@ -510,7 +493,7 @@ func TestCheckTopologyKeyUnknown(t *testing.T) {
 	}}
 	spreadPath := podAffinityTmplSpec.Child("topologySpreadConstraints")
 	racked := append(podAffinityNodes(2, 2), nodeWith("r1", map[string]string{rack: "r1"}))
-	cases := []podAffinityCase{
+	cases := []checkCase{
 		{name: "with no nodes nothing can be told",
 			obj: deploymentWith(3, podAffinitySelfAnti("web", rack))},
 		{name: "keys the nodes carry are fine",
@@ -534,5 +517,5 @@ func TestCheckTopologyKeyUnknown(t *testing.T) {
 				field.Invalid(spreadPath.Index(1).Child("topologyKey"), rack, "no node has this label, so the constraint has no effect; use a label the nodes carry, such as topology.kubernetes.io/zone"),
 			}},
 	}
-	runPodAffinityCases(t, checkTopologyKeyUnknown, cases)
+	runCheckCases(t, checkTopologyKeyUnknown, cases)
 }

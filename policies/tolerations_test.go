@@ -102,10 +102,7 @@ func TestCheckAgentTolerationsMissing(t *testing.T) {
 }
 
 func TestIsAgentByNamespace(t *testing.T) {
-	cfg, err := ParseConfig([]byte("apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\nagents:\n  namespaces: [logging]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := mustConfig(t, "agents:\n  namespaces: [logging]\n")
 	ds := agentDaemonSet()
 	ds.Labels, ds.Namespace = nil, "logging"
 	if !cfg.IsAgent(&ds.ObjectMeta) {
