@@ -5,8 +5,8 @@ import "testing"
 // FuzzFastYAML checks that the fast YAML path either declines a document
 // or converts it to JSON with the same value as sigs.k8s.io/yaml.
 func FuzzFastYAML(f *testing.F) {
-	for _, c := range fastYAMLCases {
-		f.Add([]byte(c))
+	for _, tc := range fastYAMLCases {
+		f.Add([]byte(tc.doc))
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		fastYAMLAgrees(t, "fuzz", doc)
