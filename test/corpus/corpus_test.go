@@ -23,13 +23,17 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/expected.txt from the current findings")
 
+// corpusDir returns the real-world corpus beside the repository; when it is
+// missing the test fails in CI and is skipped elsewhere.
 func corpusDir(t *testing.T) string {
+	t.Helper()
 	dir := filepath.Join(framework.RepoRoot(), "..", "shared", "corpus", "real-world")
 	if _, err := os.Stat(dir); err != nil {
+		msg := fmt.Sprintf("../shared/corpus/real-world is missing: CI lays it beside the repository (%v)", err)
 		if os.Getenv("CI") != "" {
-			t.Fatalf("the real-world corpus is missing at %s", dir)
+			t.Fatal(msg)
 		}
-		t.Skipf("the real-world corpus is not at %s", dir)
+		t.Skip(msg)
 	}
 	return dir
 }
