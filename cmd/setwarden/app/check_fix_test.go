@@ -7,27 +7,12 @@ import (
 	"testing"
 )
 
-// checkAgent is an agent DaemonSet without control-plane tolerations.
-const checkAgent = `# the log agent
-apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: logs
-  namespace: logging
-  labels:
-    setwarden.dev/agent: "true"
-spec:
-  template:
-    spec:
-      containers:
-        - name: fluent-bit # pinned below
-          image: fluent-bit:4.0.3
-`
-
 func TestCheckFix(t *testing.T) {
+	headlessService := checkManifest(t, "redis-headless-service.yaml")
+	agent := checkManifest(t, "agent-without-control-plane-tolerations.yaml")
 	t.Run("--fix rewrites the file in place and the check then finds nothing to fix", func(t *testing.T) {
 		t.Chdir(t.TempDir())
-		checkWriteFiles(t, map[string]string{"agents/ds.yaml": checkAgent, "agents/svc.yaml": checkHeadlessService})
+		checkWriteFiles(t, map[string]string{"agents/ds.yaml": agent, "agents/svc.yaml": headlessService})
 		var out, errOut bytes.Buffer
 		code := Run(t.Context(), []string{"check", "--fix", "agents"}, nil, &out, &errOut)
 		if code != ExitOK || !strings.Contains(out.String(), "findings: Deny 0, Warn 0, Audit 0, Mutate 0") {
@@ -37,12 +22,12 @@ func TestCheckFix(t *testing.T) {
 			t.Errorf("stderr = %q, want the change logged", errOut.String())
 		}
 		got, _ := os.ReadFile("agents/ds.yaml")
-		if !strings.HasPrefix(string(got), checkAgent[:strings.Index(checkAgent, "          image")]) ||
+		if !strings.HasPrefix(string(got), agent[:strings.Index(agent, "          image")]) ||
 			!strings.Contains(string(got), "# pinned below") || !strings.Contains(string(got), "- key: node-role.kubernetes.io/control-plane") {
 			t.Errorf("fixed file lost comments or order, or lacks the toleration:\n%s", got)
 		}
 		svc, _ := os.ReadFile("agents/svc.yaml")
-		if string(svc) != checkHeadlessService {
+		if string(svc) != headlessService {
 			t.Errorf("a file with nothing to fix was rewritten:\n%s", svc)
 		}
 		again := Run(t.Context(), []string{"check", "--fix", "agents"}, nil, &out, &errOut)
@@ -52,7 +37,7 @@ func TestCheckFix(t *testing.T) {
 	})
 	t.Run("--fix --diff prints a unified diff and leaves the file alone", func(t *testing.T) {
 		t.Chdir(t.TempDir())
-		checkWriteFiles(t, map[string]string{"ds.yaml": checkAgent})
+		checkWriteFiles(t, map[string]string{"ds.yaml": agent})
 		var out, errOut bytes.Buffer
 		Run(t.Context(), []string{"check", "--fix", "--diff", "ds.yaml"}, nil, &out, &errOut)
 		checkContainsInOrder(t, "stdout", out.String(), []string{"--- ds.yaml\n+++ ds.yaml (fixed)\n@@ ",
@@ -60,14 +45,14 @@ func TestCheckFix(t *testing.T) {
 		if !strings.Contains(errOut.String(), "Mutate agent-tolerations") {
 			t.Errorf("stderr = %q, want the report, which shows the gap still there", errOut.String())
 		}
-		if got, _ := os.ReadFile("ds.yaml"); string(got) != checkAgent {
+		if got, _ := os.ReadFile("ds.yaml"); string(got) != agent {
 			t.Errorf("--diff wrote the file:\n%s", got)
 		}
 	})
 	t.Run("--fix on standard input writes the fixed stream to stdout and the report to stderr", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		code := Run(t.Context(), []string{"check", "--fix", "-"}, strings.NewReader(checkHeadlessService+"---\n"+checkAgent), &out, &errOut)
-		if code != ExitOK || !strings.HasPrefix(out.String(), checkHeadlessService+"---\n# the log agent\n") ||
+		code := Run(t.Context(), []string{"check", "--fix", "-"}, strings.NewReader(headlessService+"---\n"+agent), &out, &errOut)
+		if code != ExitOK || !strings.HasPrefix(out.String(), headlessService+"---\n# the log agent\n") ||
 			!strings.Contains(out.String(), "operator: Exists") {
 			t.Errorf("exit %d, stdout:\n%s", code, out.String())
 		}
@@ -82,18 +67,16 @@ func TestCheckFix(t *testing.T) {
 }
 
 func TestCheckBadInput(t *testing.T) {
+	headlessService := checkManifest(t, "redis-headless-service.yaml")
+	goodStatefulSet := checkManifest(t, "redis-statefulset.yaml")
+	noServiceName := checkManifest(t, "redis-statefulset-without-service-name.yaml")
+	agent := checkManifest(t, "agent-without-control-plane-tolerations.yaml")
 	big := "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  blob: " + strings.Repeat("x", 10<<20) + "\n"
-	tests := []struct {
-		name       string
-		files      map[string]string
-		args       []string
-		wantCode   int
-		wantStdout []string
-	}{
+	tests := []checkCase{
 		{
 			name: "one broken document among many is reported with its file and line and the others are still checked",
-			files: map[string]string{"many.yaml": checkHeadlessService + "---\n" + checkGoodStatefulSet + "---\n" +
-				"apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   labels: {}\n---\n" + checkNoServiceName},
+			files: map[string]string{"many.yaml": headlessService + "---\n" + goodStatefulSet + "---\n" +
+				"apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   labels: {}\n---\n" + noServiceName},
 			args:     []string{"check", "many.yaml"},
 			wantCode: ExitUsage,
 			wantStdout: []string{"many.yaml:", ": Deny statefulset-service-name StatefulSet.apps default/redis",
@@ -101,48 +84,33 @@ func TestCheckBadInput(t *testing.T) {
 		},
 		{
 			name:       "a 10 MiB document is read",
-			files:      map[string]string{"big.yaml": big + "---\n" + checkNoServiceName},
+			files:      map[string]string{"big.yaml": big + "---\n" + noServiceName},
 			args:       []string{"check", "big.yaml"},
 			wantCode:   ExitDenied,
 			wantStdout: []string{"objects: 2 read, 1 evaluated; not evaluated: ConfigMap 1"},
 		},
 		{
 			name:       "a binary file in a directory is skipped with a notice",
-			files:      map[string]string{"dir/logo.yaml": "\x89PNG\r\n\x1a\n\x00", "dir/sts.yaml": checkNoServiceName},
+			files:      map[string]string{"dir/logo.yaml": "\x89PNG\r\n\x1a\n\x00", "dir/sts.yaml": noServiceName},
 			args:       []string{"check", "dir"},
 			wantCode:   ExitDenied,
 			wantStdout: []string{"dir/logo.yaml: notice: skipped: not UTF-8 text"},
 		},
 		{
 			name:       "a DaemonSet under extensions/v1beta1 is reported as unsupported",
-			files:      map[string]string{"ds.yaml": strings.Replace(checkAgent, "apps/v1", "extensions/v1beta1", 1)},
+			files:      map[string]string{"ds.yaml": strings.Replace(agent, "apps/v1", "extensions/v1beta1", 1)},
 			args:       []string{"check", "ds.yaml"},
 			wantCode:   ExitUsage,
 			wantStdout: []string{`ds.yaml:2: error: DaemonSet logs: unsupported apiVersion "extensions/v1beta1"`},
 		},
 		{
 			name:       "a symbolic link loop does not hang",
-			files:      map[string]string{"dir/sts.yaml": checkNoServiceName},
+			files:      map[string]string{"dir/sts.yaml": noServiceName},
+			symlinks:   map[string]string{"dir/loop": ".."},
 			args:       []string{"check", "dir"},
 			wantCode:   ExitDenied,
 			wantStdout: []string{"dir/loop/dir: notice: skipped: directory already read (a symbolic link loop or a second link to it)"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Chdir(t.TempDir())
-			checkWriteFiles(t, tt.files)
-			if strings.Contains(tt.name, "symbolic link") {
-				if err := os.Symlink("..", "dir/loop"); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var out, errOut bytes.Buffer
-			code := Run(t.Context(), tt.args, nil, &out, &errOut)
-			if code != tt.wantCode {
-				t.Errorf("exit code = %d, want %d\nstdout:\n%.2000s", code, tt.wantCode, out.String())
-			}
-			checkContainsInOrder(t, "stdout", out.String(), tt.wantStdout)
-		})
-	}
+	runCheckCases(t, tests)
 }

@@ -15,67 +15,17 @@ import (
 	"github.com/setwarden/setwarden/policies"
 )
 
-const (
-	checkHeadlessService = `apiVersion: v1
-kind: Service
-metadata:
-  name: redis
-spec:
-  clusterIP: None
-  selector:
-    app: redis
-`
-	checkGoodStatefulSet = `apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: redis
-spec:
-  serviceName: redis
-  selector:
-    matchLabels:
-      app: redis
-  template:
-    metadata:
-      labels:
-        app: redis
-    spec:
-      containers:
-        - name: redis
-          image: redis:8.2.1
-          volumeMounts:
-            - name: data
-              mountPath: /data
-  volumeClaimTemplates:
-    - metadata:
-        name: data
-`
-	// checkNoServiceName is checkGoodStatefulSet without spec.serviceName.
-	checkNoServiceName = `# redis without a governing Service
-apiVersion: apps/v1
-kind: StatefulSet
-metadata:
-  name: redis
-spec:
-  selector:
-    matchLabels:
-      app: redis
-  template:
-    metadata:
-      labels:
-        app: redis
-    spec:
-      containers:
-        - name: redis
-          image: redis:8.2.1
-          volumeMounts:
-            - name: data
-              mountPath: /data
-  volumeClaimTemplates:
-    - metadata:
-        name: data
-`
-	checkDeniedLine = "sts.yaml:2: Deny statefulset-service-name StatefulSet.apps default/redis: spec.serviceName: Required value: "
-)
+const checkDeniedLine = "sts.yaml:2: Deny statefulset-service-name StatefulSet.apps default/redis: spec.serviceName: Required value: "
+
+// checkManifest returns testdata/manifests/name; call it before t.Chdir.
+func checkManifest(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "manifests", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
 
 // checkWriteFiles writes files (name -> content) in the current directory.
 func checkWriteFiles(t *testing.T, files map[string]string) {
@@ -91,46 +41,41 @@ func checkWriteFiles(t *testing.T, files map[string]string) {
 }
 
 func TestCheckCommand(t *testing.T) {
-	tests := []struct {
-		name       string
-		files      map[string]string
-		stdin      string
-		args       []string
-		wantCode   int
-		wantStdout []string // substrings, in order
-		wantStderr []string
-	}{
+	headlessService := checkManifest(t, "redis-headless-service.yaml")
+	goodStatefulSet := checkManifest(t, "redis-statefulset.yaml")
+	noServiceName := checkManifest(t, "redis-statefulset-without-service-name.yaml")
+	tests := []checkCase{
 		{
 			name:       "a StatefulSet with its headless Service and mounted claims passes with exit 0",
-			files:      map[string]string{"app/svc.yaml": checkHeadlessService, "app/sts.yaml": checkGoodStatefulSet},
+			files:      map[string]string{"app/svc.yaml": headlessService, "app/sts.yaml": goodStatefulSet},
 			args:       []string{"check", "app"},
 			wantCode:   ExitOK,
 			wantStdout: []string{"Summary:\n  objects: 2 read, 1 evaluated; not evaluated: Service 1\n  findings: Deny 0, Warn 0, Audit 0, Mutate 0\n"},
 		},
 		{
 			name:       "a StatefulSet without serviceName is denied with exit 1 and a kubectl-style line",
-			files:      map[string]string{"sts.yaml": checkNoServiceName},
+			files:      map[string]string{"sts.yaml": noServiceName},
 			args:       []string{"check", "-f", "sts.yaml"},
 			wantCode:   ExitDenied,
 			wantStdout: []string{checkDeniedLine, "  findings: Deny 1,"},
 		},
 		{
 			name:       "a StatefulSet whose Service is missing is only warned about, so the exit status is 0",
-			files:      map[string]string{"sts.yaml": checkGoodStatefulSet},
+			files:      map[string]string{"sts.yaml": goodStatefulSet},
 			args:       []string{"check", "sts.yaml"},
 			wantCode:   ExitOK,
 			wantStdout: []string{"sts.yaml:1: Warn statefulset-service-missing StatefulSet.apps default/redis: spec.serviceName: Not found: "},
 		},
 		{
 			name:       "an output file in the checked directory is not read back while it is written",
-			files:      map[string]string{"app/sts.yaml": checkNoServiceName, "app/report.json": `{"stale": "report"}`},
+			files:      map[string]string{"app/sts.yaml": noServiceName, "app/report.json": `{"stale": "report"}`},
 			args:       []string{"check", "app", "-o", "text", "-o", "json=app/report.json", "-o", "yaml=app/report.yaml"},
 			wantCode:   ExitDenied,
 			wantStdout: []string{"app/" + checkDeniedLine, "objects: 1 read", "input errors: 0"},
 		},
 		{
 			name:       "manifests piped to -f - are checked and reported as <stdin>",
-			stdin:      checkNoServiceName,
+			stdin:      noServiceName,
 			args:       []string{"check", "-f", "-"},
 			wantCode:   ExitDenied,
 			wantStdout: []string{"<stdin>:2: Deny statefulset-service-name StatefulSet.apps default/redis: "},
@@ -144,8 +89,8 @@ func TestCheckCommand(t *testing.T) {
 		{
 			name: "invalid YAML exits 2 after the other documents and files are checked",
 			files: map[string]string{
-				"bad.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   labels: {}\n---\n" + checkHeadlessService,
-				"sts.yaml": checkNoServiceName,
+				"bad.yaml": "apiVersion: v1\nkind: Pod\nmetadata:\n  name: x\n   labels: {}\n---\n" + headlessService,
+				"sts.yaml": noServiceName,
 			},
 			args:     []string{"check", "bad.yaml", "sts.yaml"},
 			wantCode: ExitUsage,
@@ -155,14 +100,14 @@ func TestCheckCommand(t *testing.T) {
 		},
 		{
 			name:       "a path that does not exist exits 2 and the other paths are still checked",
-			files:      map[string]string{"sts.yaml": checkNoServiceName},
+			files:      map[string]string{"sts.yaml": noServiceName},
 			args:       []string{"check", "missing.yaml", "sts.yaml"},
 			wantCode:   ExitUsage,
 			wantStdout: []string{checkDeniedLine, "missing.yaml: error: no such file or directory\n"},
 		},
 		{
 			name:     "a StatefulSet under apps/v1beta1 is an input error, not silently passed",
-			files:    map[string]string{"old.yaml": strings.Replace(checkNoServiceName, "apps/v1", "apps/v1beta1", 1)},
+			files:    map[string]string{"old.yaml": strings.Replace(noServiceName, "apps/v1", "apps/v1beta1", 1)},
 			args:     []string{"check", "old.yaml"},
 			wantCode: ExitUsage,
 			wantStdout: []string{`old.yaml:2: error: StatefulSet redis: unsupported apiVersion "apps/v1beta1"`,
@@ -170,7 +115,7 @@ func TestCheckCommand(t *testing.T) {
 		},
 		{
 			name: "a config that turns the rule off lets the same StatefulSet pass",
-			files: map[string]string{"sts.yaml": checkNoServiceName, "config.yaml": "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
+			files: map[string]string{"sts.yaml": noServiceName, "config.yaml": "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
 				"rules:\n  statefulset-service-name:\n    action: \"Off\"\n  statefulset-service-missing:\n    action: Audit\n"},
 			args:       []string{"check", "--config", "config.yaml", "sts.yaml"},
 			wantCode:   ExitOK,
@@ -178,7 +123,7 @@ func TestCheckCommand(t *testing.T) {
 		},
 		{
 			name: "a config that names an unknown rule exits 2 with the key it names",
-			files: map[string]string{"sts.yaml": checkNoServiceName, "config.yaml": "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
+			files: map[string]string{"sts.yaml": noServiceName, "config.yaml": "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
 				"rules:\n  statefulset-servicename:\n    action: Warn\n"},
 			args:       []string{"check", "--config", "config.yaml", "sts.yaml"},
 			wantCode:   ExitUsage,
@@ -186,7 +131,7 @@ func TestCheckCommand(t *testing.T) {
 		},
 		{
 			name: "a config with an unknown key exits 2 naming the key",
-			files: map[string]string{"sts.yaml": checkNoServiceName, "config.yaml": "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
+			files: map[string]string{"sts.yaml": noServiceName, "config.yaml": "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n" +
 				"agent:\n  namespaces: [logging]\n"},
 			args:       []string{"check", "--config", "config.yaml", "sts.yaml"},
 			wantCode:   ExitUsage,
@@ -194,21 +139,21 @@ func TestCheckCommand(t *testing.T) {
 		},
 		{
 			name:       "a config file that does not exist exits 2",
-			files:      map[string]string{"sts.yaml": checkNoServiceName},
+			files:      map[string]string{"sts.yaml": noServiceName},
 			args:       []string{"check", "--config", "nope.yaml", "sts.yaml"},
 			wantCode:   ExitUsage,
 			wantStderr: []string{"Error: reading --config: open nope.yaml: no such file or directory"},
 		},
 		{
 			name:       "an unknown output format is a usage error",
-			files:      map[string]string{"sts.yaml": checkNoServiceName},
+			files:      map[string]string{"sts.yaml": noServiceName},
 			args:       []string{"check", "-o", "xml", "sts.yaml"},
 			wantCode:   ExitUsage,
 			wantStderr: []string{`Error: --output "xml" is not supported; use text, json, yaml, sarif, junit, optionally followed by =FILE`},
 		},
 		{
 			name:       "two outputs into one file are a usage error, since they would interleave",
-			files:      map[string]string{"sts.yaml": checkNoServiceName},
+			files:      map[string]string{"sts.yaml": noServiceName},
 			args:       []string{"check", "-o", "json=report", "-o", "yaml=./report", "sts.yaml"},
 			wantCode:   ExitUsage,
 			wantStderr: []string{`Error: --output "yaml=./report" names a file another --output writes: give each report its own file`},
@@ -226,14 +171,36 @@ func TestCheckCommand(t *testing.T) {
 			wantStderr: []string{"Error: unknown flag: --recursive"},
 		},
 	}
+	runCheckCases(t, tests)
+}
+
+// checkCase is one run of the command in a new directory holding files.
+type checkCase struct {
+	name       string
+	files      map[string]string // name -> content
+	symlinks   map[string]string // link -> target, made after files
+	stdin      string
+	args       []string
+	wantCode   int
+	wantStdout []string // substrings, in order
+	wantStderr []string // substrings, in order
+}
+
+func runCheckCases(t *testing.T, tests []checkCase) {
+	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Chdir(t.TempDir())
 			checkWriteFiles(t, tt.files)
+			for link, target := range tt.symlinks {
+				if err := os.Symlink(target, link); err != nil {
+					t.Fatal(err)
+				}
+			}
 			var stdout, stderr bytes.Buffer
 			code := Run(t.Context(), tt.args, strings.NewReader(tt.stdin), &stdout, &stderr)
 			if code != tt.wantCode {
-				t.Errorf("exit code = %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.wantCode, stdout.String(), stderr.String())
+				t.Errorf("exit code = %d, want %d\nstdout:\n%.2000s\nstderr:\n%.2000s", code, tt.wantCode, stdout.String(), stderr.String())
 			}
 			checkContainsInOrder(t, "stdout", stdout.String(), tt.wantStdout)
 			checkContainsInOrder(t, "stderr", stderr.String(), tt.wantStderr)
@@ -255,8 +222,9 @@ func checkContainsInOrder(t *testing.T, stream, got string, want []string) {
 }
 
 func TestCheckJSONOutput(t *testing.T) {
+	noServiceName := checkManifest(t, "redis-statefulset-without-service-name.yaml")
 	t.Chdir(t.TempDir())
-	checkWriteFiles(t, map[string]string{"sts.yaml": checkNoServiceName, "broken.yaml": "kind: [\n"})
+	checkWriteFiles(t, map[string]string{"sts.yaml": noServiceName, "broken.yaml": "kind: [\n"})
 	var stdout, stderr bytes.Buffer
 	code := Run(t.Context(), []string{"check", "-o", "json", "sts.yaml", "broken.yaml"}, nil, &stdout, &stderr)
 	if code != ExitUsage || stderr.Len() != 0 {
