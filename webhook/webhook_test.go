@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,6 +89,16 @@ func serve(t testing.TB, wh http.Handler, body []byte) *admissionv1.AdmissionRes
 	return out.Response
 }
 
+// readTestdata returns the contents of testdata/name.
+func readTestdata(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
 var (
 	dsKind  = metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}
 	stsKind = metav1.GroupVersionKind{Group: "apps", Version: "v1", Kind: "StatefulSet"}
@@ -94,9 +106,7 @@ var (
 
 func TestMutationKeepsFieldsOurAPIDoesNotKnow(t *testing.T) {
 	h, _ := newTestHandlers(t)
-	raw := []byte(`{"apiVersion":"apps/v1","kind":"DaemonSet","metadata":{"name":"agent","namespace":"data","labels":{"setwarden.dev/agent":"true"}},` +
-		`"spec":{"selector":{"matchLabels":{"app":"agent"}},"futureSpecField":{"x":1},"template":{"metadata":{"labels":{"app":"agent"}},` +
-		`"spec":{"futurePodField":"keep-me","containers":[{"name":"a","image":"a:1"}]}}}}`)
+	raw := readTestdata(t, "agent-daemonset-with-unknown-fields.json")
 	resp := serve(t, h.MutatingWebhook(), review(t, admissionv1.Create, dsKind, raw, nil))
 	if !resp.Allowed {
 		t.Fatalf("mutation denied: %+v", resp.Result)
