@@ -56,12 +56,14 @@ type apiValidationOptions struct {
 	mergeLabelKeys bool
 	// podLabels are the labels merged when mergeLabelKeys is set.
 	podLabels map[string]string
+	// labels is the engine's memo of valid label texts.
+	labels *labelMemo
 }
 
 // createValidationOptions returns the options kube-apiserver v1.37.2 uses
 // when the object is created, with default feature gates.
 func createValidationOptions(in *Input) apiValidationOptions {
-	opts := apiValidationOptions{}
+	opts := apiValidationOptions{labels: in.labels}
 	if in.GroupKind.Group == "" && in.GroupKind.Kind == "Pod" {
 		opts.mergeLabelKeys, opts.podLabels = true, in.PodMeta.Labels
 	}
@@ -259,18 +261,18 @@ func validatePodAffinityTerm(term corev1.PodAffinityTerm, opts apiValidationOpti
 		term = mergeLabelKeysIntoSelector(term, opts.podLabels)
 	}
 	selectorOpts := metav1validation.LabelSelectorValidationOptions{AllowInvalidLabelValueInSelector: opts.allowInvalidLabelValueInSelector}
-	allErrs = append(allErrs, validateLabelSelector(term.LabelSelector, selectorOpts, fldPath.Child("labelSelector"))...)
-	allErrs = append(allErrs, validateLabelSelector(term.NamespaceSelector, selectorOpts, fldPath.Child("namespaceSelector"))...)
+	allErrs = append(allErrs, validateLabelSelector(opts.labels, term.LabelSelector, selectorOpts, fldPath.Child("labelSelector"))...)
+	allErrs = append(allErrs, validateLabelSelector(opts.labels, term.NamespaceSelector, selectorOpts, fldPath.Child("namespaceSelector"))...)
 	for _, name := range term.Namespaces {
 		for _, msg := range apimachineryvalidation.ValidateNamespaceName(name, false) {
 			allErrs = append(allErrs, field.Invalid(fldPath.Child("namespace"), name, msg))
 		}
 	}
-	allErrs = append(allErrs, validateMatchLabelKeysAndMismatchLabelKeys(fldPath, term.MatchLabelKeys, term.MismatchLabelKeys, term.LabelSelector)...)
+	allErrs = append(allErrs, validateMatchLabelKeysAndMismatchLabelKeys(opts.labels, fldPath, term.MatchLabelKeys, term.MismatchLabelKeys, term.LabelSelector)...)
 	if len(term.TopologyKey) == 0 {
 		allErrs = append(allErrs, field.Required(fldPath.Child("topologyKey"), "can not be empty"))
 	}
-	if validLabels.key(term.TopologyKey) {
+	if opts.labels.key(term.TopologyKey) {
 		return allErrs
 	}
 	return append(allErrs, metav1validation.ValidateLabelName(term.TopologyKey, fldPath.Child("topologyKey"))...)
@@ -302,12 +304,12 @@ func mergeLabelKeysIntoSelector(term corev1.PodAffinityTerm, podLabels map[strin
 // validateLabelSelector is metav1validation.ValidateLabelSelector with the
 // matchLabels visited in sorted key order, so that the report is stable
 // where the API server's order depends on map iteration.
-func validateLabelSelector(ps *metav1.LabelSelector, opts metav1validation.LabelSelectorValidationOptions, fldPath *field.Path) field.ErrorList {
+func validateLabelSelector(memo *labelMemo, ps *metav1.LabelSelector, opts metav1validation.LabelSelectorValidationOptions, fldPath *field.Path) field.ErrorList {
 	allErrs := field.ErrorList{}
 	if ps == nil {
 		return allErrs
 	}
-	if !validLabels.pairs(ps.MatchLabels) {
+	if !memo.pairs(ps.MatchLabels) {
 		for _, key := range slices.Sorted(maps.Keys(ps.MatchLabels)) {
 			allErrs = append(allErrs, metav1validation.ValidateLabels(map[string]string{key: ps.MatchLabels[key]}, fldPath.Child("matchLabels"))...)
 		}
@@ -323,10 +325,10 @@ func validateLabelSelector(ps *metav1.LabelSelector, opts metav1validation.Label
 // that is in both matchLabelKeys and the labelSelector only when the key
 // appears twice in the (merged) selector, and at the term's path indexed by
 // the key's position; both quirks are kept so the paths match kubectl's.
-func validateMatchLabelKeysAndMismatchLabelKeys(fldPath *field.Path, matchLabelKeys, mismatchLabelKeys []string, selector *metav1.LabelSelector) field.ErrorList {
+func validateMatchLabelKeysAndMismatchLabelKeys(memo *labelMemo, fldPath *field.Path, matchLabelKeys, mismatchLabelKeys []string, selector *metav1.LabelSelector) field.ErrorList {
 	allErrs := field.ErrorList{}
-	allErrs = append(allErrs, validateLabelKeys(fldPath.Child("matchLabelKeys"), matchLabelKeys, selector)...)
-	allErrs = append(allErrs, validateLabelKeys(fldPath.Child("mismatchLabelKeys"), mismatchLabelKeys, selector)...)
+	allErrs = append(allErrs, validateLabelKeys(memo, fldPath.Child("matchLabelKeys"), matchLabelKeys, selector)...)
+	allErrs = append(allErrs, validateLabelKeys(memo, fldPath.Child("mismatchLabelKeys"), mismatchLabelKeys, selector)...)
 	if selector != nil {
 		labelKeysMap := map[string]int{}
 		for i, key := range matchLabelKeys {
@@ -351,7 +353,7 @@ func validateMatchLabelKeysAndMismatchLabelKeys(fldPath *field.Path, matchLabelK
 
 // validateLabelKeys ports validateLabelKeys: label keys without a
 // labelSelector are reported once, at the list.
-func validateLabelKeys(fldPath *field.Path, labelKeys []string, selector *metav1.LabelSelector) field.ErrorList {
+func validateLabelKeys(memo *labelMemo, fldPath *field.Path, labelKeys []string, selector *metav1.LabelSelector) field.ErrorList {
 	allErrs := field.ErrorList{}
 	if len(labelKeys) == 0 {
 		return allErrs
@@ -360,7 +362,7 @@ func validateLabelKeys(fldPath *field.Path, labelKeys []string, selector *metav1
 		return append(allErrs, field.Forbidden(fldPath, "must not be specified when labelSelector is not set"))
 	}
 	for i, key := range labelKeys {
-		if !validLabels.key(key) {
+		if !memo.key(key) {
 			allErrs = append(allErrs, metav1validation.ValidateLabelName(key, fldPath.Index(i))...)
 		}
 	}

@@ -80,6 +80,8 @@ type Input struct {
 // It is safe for concurrent use; swap the whole Engine to change config.
 type Engine struct {
 	config *Config
+	// labels remembers valid label keys and values (labelmemo.go).
+	labels *labelMemo
 	// enabled memoises enabledRules by namespace (*enabledSet values): the
 	// answer depends only on the config, which never changes.
 	enabled      sync.Map
@@ -102,7 +104,7 @@ func NewEngine(cfg *Config) *Engine {
 	if cfg == nil {
 		cfg = DefaultConfig()
 	}
-	return &Engine{config: cfg}
+	return &Engine{config: cfg, labels: newLabelMemo()}
 }
 
 // Config returns the configuration in force.
@@ -116,6 +118,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) *Report {
 		return report
 	}
 	report.Applicable = true
+	w.labels = e.labels
 	view := req.View
 	if view == nil {
 		view = EmptyView{}
@@ -126,6 +129,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) *Report {
 	var old *Input
 	if req.OldObject != nil {
 		if oldW, ok := NewWorkload(req.OldObject); ok {
+			oldW.labels = e.labels
 			old, _ = e.input(ctx, oldW, view, false)
 		}
 	}
@@ -138,7 +142,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) *Report {
 			report.Skipped = append(report.Skipped, Skip{Rule: rule.ID, Reason: reason})
 			continue
 		}
-		if rule.ID == RuleAgentTolerations && req.Mode == ModeOffline {
+		if rule.Mutation && req.Mode == ModeOffline {
 			action = ActionMutate
 		}
 		for _, f := range rule.evaluate(in, old, action) {

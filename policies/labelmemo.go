@@ -26,7 +26,8 @@ type labelText struct {
 	value bool
 }
 
-var validLabels = &labelMemo{valid: map[labelText]struct{}{}}
+// newLabelMemo returns an empty memo. Each Engine has its own.
+func newLabelMemo() *labelMemo { return &labelMemo{valid: map[labelText]struct{}{}} }
 
 // key reports whether k is a valid label key.
 func (m *labelMemo) key(k string) bool {
@@ -49,6 +50,9 @@ func (m *labelMemo) pairs(labels map[string]string) bool {
 }
 
 func (m *labelMemo) check(t labelText, validate func(string) []string) bool {
+	if m == nil { // no engine's memo: validate every time
+		return len(validate(t.text)) == 0
+	}
 	m.mu.RLock()
 	_, ok := m.valid[t]
 	m.mu.RUnlock()

@@ -81,7 +81,7 @@ func TestSelectorMatchesAsLabelSelectorAsSelector(t *testing.T) {
 			if apimachinery := err == nil && s.Matches(labels.Set(pod)); apimachinery != tt.want {
 				t.Fatalf("apimachinery says %v, the case %v", apimachinery, tt.want)
 			}
-			if got := selectorMatches(tt.sel, pod); got != tt.want {
+			if got := selectorMatches(newLabelMemo(), tt.sel, pod); got != tt.want {
 				t.Errorf("selectorMatches = %v, want %v", got, tt.want)
 			}
 			if len(tt.sel.MatchExpressions) == 0 && err == nil {

@@ -300,7 +300,7 @@ func selectsOwnPods(term *corev1.PodAffinityTerm, w *Workload) inclusion {
 	if term.LabelSelector == nil || podLabelKeys(w).HasAny(term.MismatchLabelKeys...) {
 		return excluded
 	}
-	if !selectorMatches(term.LabelSelector, w.PodMeta.Labels) {
+	if !selectorMatches(w.labels, term.LabelSelector, w.PodMeta.Labels) {
 		return excluded
 	}
 	return termIncludesNamespace(term, w.Namespace())
@@ -310,8 +310,8 @@ func selectsOwnPods(term *corev1.PodAffinityTerm, w *Workload) inclusion {
 // metav1.LabelSelectorAsSelector(sel).Matches(set) does, and false for an
 // invalid selector. A selector of valid matchLabels alone is matched without
 // building a labels.Selector.
-func selectorMatches(sel *metav1.LabelSelector, set map[string]string) bool {
-	if len(sel.MatchExpressions) == 0 && validLabels.pairs(sel.MatchLabels) {
+func selectorMatches(memo *labelMemo, sel *metav1.LabelSelector, set map[string]string) bool {
+	if len(sel.MatchExpressions) == 0 && memo.pairs(sel.MatchLabels) {
 		return setMatches(sel.MatchLabels, set)
 	}
 	s, err := metav1.LabelSelectorAsSelector(sel)

@@ -66,8 +66,12 @@ type Rule struct {
 	// downgraded to Warn (grandfathered), and this text, which says how to
 	// migrate, is appended to the message.
 	Migration string
+	// Mutation marks a rule whose violations the mutating webhook closes:
+	// offline they are reported with action Mutate, which `check --fix`
+	// applies, instead of the configured action.
+	Mutation bool
 	// Kinds are the kinds the rule judges; empty means every workload kind
-	// (Kinds in workload.go). Reports list a rule only for its kinds, and
+	// (Kinds in kinds.go). Reports list a rule only for its kinds, and
 	// an admission policy generated from a rule would match only them.
 	Kinds []schema.GroupKind
 }
@@ -101,7 +105,7 @@ const (
 // Rules is the rule catalogue, in evaluation and report order.
 var Rules = []Rule{
 	// Agent DaemonSets must tolerate the control-plane taints (the mutating webhook adds them).
-	{ID: RuleAgentTolerations, Kinds: daemonSets, DefaultAction: ActionDeny, Check: checkAgentTolerationsMissing,
+	{ID: RuleAgentTolerations, Kinds: daemonSets, Mutation: true, DefaultAction: ActionDeny, Check: checkAgentTolerationsMissing,
 		Description: "An agent DaemonSet does not tolerate every configured control-plane taint."},
 	// Equal tolerations for control-plane role keys break when the taint value differs.
 	{ID: RuleTolerationValueFragile, DefaultAction: ActionWarn, Check: checkTolerationValueFragile,

@@ -219,7 +219,6 @@ func FuzzRulesEvaluate(f *testing.F) {
 	for _, seed := range fuzzRulesSeeds {
 		f.Add(seed)
 	}
-	engine := NewEngine(nil)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fc := &rulesFuzzCase{}
 		newRulesFiller(data).Fill(fc)
@@ -230,11 +229,10 @@ func FuzzRulesEvaluate(f *testing.F) {
 			old = fc.Old
 		}
 		for _, mode := range []Mode{ModeAdmission, ModeOffline} {
-			// The memo of valid labels must not change a report: the
-			// second evaluation finds this object's labels in it.
-			validLabels.mu.Lock()
-			clear(validLabels.valid)
-			validLabels.mu.Unlock()
+			// The memo of valid labels must not change a report: a new
+			// engine's memo is empty, and its second evaluation finds
+			// this object's labels in it.
+			engine := NewEngine(nil)
 			report := engine.Evaluate(t.Context(), Request{Object: obj, OldObject: old, View: fc.view(), Mode: mode})
 			if !report.Applicable {
 				t.Fatalf("a %T is a workload, but the report says no rule applies", obj)

@@ -16,22 +16,22 @@ import (
 	"github.com/setwarden/setwarden/internal/kjson"
 )
 
-// validatorHandler runs an admission.Validator[T] on a request whose kind
-// the router has already matched. It decodes straight into T with
-// kjson: controller-runtime's universal deserializer
-// would first scan the whole object once more to sniff its apiVersion and
-// kind, which the router already knows; that scan was the largest single
-// cost of a decision.
-type validatorHandler[T runtime.Object] struct {
-	validator admission.Validator[T]
+// validatorHandler runs an admission.Validator on a request whose kind the
+// router has already matched. It decodes straight into the kind's typed
+// object with kjson: controller-runtime's universal deserializer would first
+// scan the whole object once more to sniff its apiVersion and kind, which
+// the router already knows; that scan was the largest single cost of a
+// decision.
+type validatorHandler struct {
+	validator admission.Validator[runtime.Object]
+	// newObject returns an empty object of the request's kind.
+	newObject func() runtime.Object
 }
 
 // withValidator returns the handler for one kind.
-func withValidator[T runtime.Object](v admission.Validator[T]) admission.Handler {
-	return &validatorHandler[T]{validator: v}
+func withValidator(v admission.Validator[runtime.Object], newObject func() runtime.Object) admission.Handler {
+	return &validatorHandler{validator: v, newObject: newObject}
 }
-
-func (h *validatorHandler[T]) newObject() T { return newObject[T]() }
 
 // newObject returns a new, empty *K for T = *K.
 func newObject[T runtime.Object]() T {
@@ -41,7 +41,7 @@ func newObject[T runtime.Object]() T {
 
 // Handle implements admission.Handler with controller-runtime's semantics
 // for typed validators: CONNECT and DELETE are not judged.
-func (h *validatorHandler[T]) Handle(ctx context.Context, req admission.Request) admission.Response {
+func (h *validatorHandler) Handle(ctx context.Context, req admission.Request) admission.Response {
 	ctx = admission.NewContextWithRequest(ctx, req)
 	var warnings admission.Warnings
 	var err error

@@ -1,10 +1,8 @@
 package webhook
 
 import (
+	"github.com/setwarden/setwarden/policies"
 	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 )
@@ -35,17 +33,13 @@ func (h *Handlers) MutatingWebhook() *ReviewHandler {
 	return &ReviewHandler{Webhook: &admission.Webhook{Handler: kindRouter{appsv1.SchemeGroupVersion.WithKind("DaemonSet"): mutate}}}
 }
 
-// ValidatingWebhook returns the /validate webhook.
+// ValidatingWebhook returns the /validate webhook: one validator for every
+// workload kind of policies.Kinds.
 func (h *Handlers) ValidatingWebhook() *ReviewHandler {
+	v := &Validator{Engines: h.Engines, View: h.View, Metrics: h.Metrics}
 	r := kindRouter{}
-	add := func(gvk schema.GroupVersionKind, h admission.Handler) { r[gvk] = h }
-	add(corev1.SchemeGroupVersion.WithKind("Pod"), withValidator(&Validator[*corev1.Pod]{h.Engines, h.View, h.Metrics}))
-	add(corev1.SchemeGroupVersion.WithKind("ReplicationController"), withValidator(&Validator[*corev1.ReplicationController]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("Deployment"), withValidator(&Validator[*appsv1.Deployment]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("ReplicaSet"), withValidator(&Validator[*appsv1.ReplicaSet]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("StatefulSet"), withValidator(&Validator[*appsv1.StatefulSet]{h.Engines, h.View, h.Metrics}))
-	add(appsv1.SchemeGroupVersion.WithKind("DaemonSet"), withValidator(&Validator[*appsv1.DaemonSet]{h.Engines, h.View, h.Metrics}))
-	add(batchv1.SchemeGroupVersion.WithKind("Job"), withValidator(&Validator[*batchv1.Job]{h.Engines, h.View, h.Metrics}))
-	add(batchv1.SchemeGroupVersion.WithKind("CronJob"), withValidator(&Validator[*batchv1.CronJob]{h.Engines, h.View, h.Metrics}))
+	for _, k := range policies.Kinds() {
+		r[k.GroupVersionKind] = withValidator(v, k.New)
+	}
 	return &ReviewHandler{Webhook: &admission.Webhook{Handler: r}}
 }

@@ -6,9 +6,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -28,8 +25,8 @@ const (
 	moreWarnings = "setwarden: %d more warnings; see the setwarden logs or run setwarden check"
 )
 
-// Validator validates one workload kind against the policy engine.
-type Validator[T runtime.Object] struct {
+// Validator validates the workload kinds against the policy engine.
+type Validator struct {
 	// Engines holds the engine in force.
 	Engines *EngineStore
 	// View answers cross-object and cluster-aware questions.
@@ -38,36 +35,27 @@ type Validator[T runtime.Object] struct {
 	Metrics *Metrics
 }
 
-var (
-	_ admission.Validator[*appsv1.StatefulSet]           = &Validator[*appsv1.StatefulSet]{}
-	_ admission.Validator[*appsv1.DaemonSet]             = &Validator[*appsv1.DaemonSet]{}
-	_ admission.Validator[*appsv1.Deployment]            = &Validator[*appsv1.Deployment]{}
-	_ admission.Validator[*appsv1.ReplicaSet]            = &Validator[*appsv1.ReplicaSet]{}
-	_ admission.Validator[*batchv1.Job]                  = &Validator[*batchv1.Job]{}
-	_ admission.Validator[*batchv1.CronJob]              = &Validator[*batchv1.CronJob]{}
-	_ admission.Validator[*corev1.Pod]                   = &Validator[*corev1.Pod]{}
-	_ admission.Validator[*corev1.ReplicationController] = &Validator[*corev1.ReplicationController]{}
-)
+var _ admission.Validator[runtime.Object] = &Validator{}
 
 // ValidateCreate implements admission.Validator.
-func (v *Validator[T]) ValidateCreate(ctx context.Context, obj T) (admission.Warnings, error) {
+func (v *Validator) ValidateCreate(ctx context.Context, obj runtime.Object) (admission.Warnings, error) {
 	return v.validate(ctx, nil, obj)
 }
 
 // ValidateUpdate implements admission.Validator.
-func (v *Validator[T]) ValidateUpdate(ctx context.Context, oldObj, newObj T) (admission.Warnings, error) {
+func (v *Validator) ValidateUpdate(ctx context.Context, oldObj, newObj runtime.Object) (admission.Warnings, error) {
 	return v.validate(ctx, oldObj, newObj)
 }
 
 // ValidateDelete implements admission.Validator; deletes are never judged.
-func (v *Validator[T]) ValidateDelete(context.Context, T) (admission.Warnings, error) {
+func (v *Validator) ValidateDelete(context.Context, runtime.Object) (admission.Warnings, error) {
 	return nil, nil
 }
 
 // validate evaluates obj (and old on UPDATE) and turns the report into a
 // decision: every Deny finding in one Invalid status, Warn findings as
 // admission warnings, everything counted.
-func (v *Validator[T]) validate(ctx context.Context, old runtime.Object, obj T) (admission.Warnings, error) {
+func (v *Validator) validate(ctx context.Context, old, obj runtime.Object) (admission.Warnings, error) {
 	start := time.Now()
 	req, _ := admission.RequestFromContext(ctx)
 	engine := v.Engines.Load()

@@ -10,35 +10,40 @@ import (
 
 	"github.com/setwarden/setwarden/internal/fastyaml"
 	"github.com/setwarden/setwarden/internal/kjson"
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
+	"github.com/setwarden/setwarden/policies"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 )
 
-// decoders are the kinds setwarden decodes into typed objects: the workloads
-// the engine evaluates, and the Services and Nodes that form the cluster view.
-var decoders = map[schema.GroupVersionKind]func() runtime.Object{
-	corev1.SchemeGroupVersion.WithKind("Pod"):                   func() runtime.Object { return &corev1.Pod{} },
-	corev1.SchemeGroupVersion.WithKind("ReplicationController"): func() runtime.Object { return &corev1.ReplicationController{} },
-	corev1.SchemeGroupVersion.WithKind("Service"):               func() runtime.Object { return &corev1.Service{} },
-	corev1.SchemeGroupVersion.WithKind("Node"):                  func() runtime.Object { return &corev1.Node{} },
-	appsv1.SchemeGroupVersion.WithKind("Deployment"):            func() runtime.Object { return &appsv1.Deployment{} },
-	appsv1.SchemeGroupVersion.WithKind("ReplicaSet"):            func() runtime.Object { return &appsv1.ReplicaSet{} },
-	appsv1.SchemeGroupVersion.WithKind("StatefulSet"):           func() runtime.Object { return &appsv1.StatefulSet{} },
-	appsv1.SchemeGroupVersion.WithKind("DaemonSet"):             func() runtime.Object { return &appsv1.DaemonSet{} },
-	batchv1.SchemeGroupVersion.WithKind("Job"):                  func() runtime.Object { return &batchv1.Job{} },
-	batchv1.SchemeGroupVersion.WithKind("CronJob"):              func() runtime.Object { return &batchv1.CronJob{} },
-}
+// decoders are the kinds setwarden decodes into typed objects: the workload
+// kinds the engine judges, and the Services and Nodes the rules read. Every
+// other kind is only counted.
+var decoders = func() map[schema.GroupVersionKind]func() runtime.Object {
+	m := map[schema.GroupVersionKind]func() runtime.Object{
+		corev1.SchemeGroupVersion.WithKind("Service"): func() runtime.Object { return &corev1.Service{} },
+		corev1.SchemeGroupVersion.WithKind("Node"):    func() runtime.Object { return &corev1.Node{} },
+	}
+	for _, k := range policies.Kinds() {
+		m[k.GroupVersionKind] = k.New
+	}
+	return m
+}()
 
 // builtinGroups are the API groups that served the decoded kinds in some
 // version. A decoded kind under another version of one of these groups (such
 // as apps/v1beta1 StatefulSet) is an error, because skipping it would pass a
 // workload unchecked. The same kind name in a foreign group (Knative's
 // serving.knative.dev Service) is a different kind and is only counted.
-var builtinGroups = map[string]bool{"": true, "apps": true, "extensions": true, "batch": true}
+// extensions served DaemonSets, Deployments and ReplicaSets before apps.
+var builtinGroups = func() map[string]bool {
+	groups := map[string]bool{"extensions": true}
+	for gvk := range decoders {
+		groups[gvk.Group] = true
+	}
+	return groups
+}()
 
 // maxListDepth bounds nested Lists, so a hostile input cannot recurse forever.
 const maxListDepth = 8

@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
+
+	"github.com/setwarden/setwarden/policies"
 )
 
 // chartSourceWebhooks loads files/webhooks.yaml, the single source the
@@ -146,13 +148,21 @@ func TestChartWebhookSourceIsNarrow(t *testing.T) {
 	if diff := cmp.Diff([]admissionregistrationv1.RuleWithOperations{rule("apps", "daemonsets")}, m.Webhooks[0].Rules); diff != "" {
 		t.Errorf("mutating rules (-want +got):\n%s", diff)
 	}
-	wantV := []admissionregistrationv1.RuleWithOperations{
-		rule("", "pods", "replicationcontrollers"),
-		rule("apps", "deployments", "replicasets", "statefulsets", "daemonsets"),
-		rule("batch", "jobs", "cronjobs"),
+	// The validating webhook receives exactly the kinds of the engine's
+	// table, one rule per group in the table's order.
+	var wantV []admissionregistrationv1.RuleWithOperations
+	for _, k := range policies.Kinds() {
+		if k.Version != "v1" {
+			t.Fatalf("kind %s is served as %s; the chart's rules name v1 only", k.Kind, k.GroupVersion())
+		}
+		if n := len(wantV); n > 0 && wantV[n-1].APIGroups[0] == k.Group {
+			wantV[n-1].Resources = append(wantV[n-1].Resources, k.Resource)
+			continue
+		}
+		wantV = append(wantV, rule(k.Group, k.Resource))
 	}
 	if diff := cmp.Diff(wantV, v.Webhooks[0].Rules); diff != "" {
-		t.Errorf("validating rules (-want +got):\n%s", diff)
+		t.Errorf("validating rules differ from policies.Kinds() (-want +got):\n%s", diff)
 	}
 	if got := m.Webhooks[0].ReinvocationPolicy; got == nil || *got != admissionregistrationv1.IfNeededReinvocationPolicy {
 		t.Errorf("mutating reinvocationPolicy = %v, want IfNeeded", got)
