@@ -3,6 +3,9 @@ package chart
 import (
 	"bytes"
 	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -235,66 +238,25 @@ func TestChartPolicyConfig(t *testing.T) {
 	cases := []struct {
 		name, release, fullname string
 		args                    []string
-		want                    string
+		want                    string // the golden config.yaml in testdata
 	}{
 		{name: "the defaults exempt kube-system and the release namespace", release: "sw", fullname: "sw-setwarden",
-			want: `agents:
-  selector:
-    matchLabels:
-      setwarden.dev/agent: "true"
-apiVersion: setwarden.dev/v1alpha1
-controlPlaneTaints:
-- effect: NoSchedule
-  key: node-role.kubernetes.io/control-plane
-- effect: NoSchedule
-  key: node-role.kubernetes.io/master
-exemptions:
-  allowAnnotations: true
-  namespaces:
-  - kube-system
-  - policy-system
-kind: PolicyConfig
-`},
+			want: "policyconfig-defaults.yaml"},
 		{name: "every value set", release: "everything", fullname: "policy-warden", args: []string{"-f", chartEverything},
-			want: `agents:
-  namespaces:
-  - logging
-  selector:
-    matchExpressions:
-    - key: example.com/tier
-      operator: In
-      values:
-      - infra
-    matchLabels:
-      example.com/node-agent: "true"
-apiVersion: setwarden.dev/v1alpha1
-controlPlaneTaints:
-- effect: NoSchedule
-  key: node-role.kubernetes.io/control-plane
-- effect: NoExecute
-  key: example.com/infra
-exemptions:
-  allowAnnotations: false
-  namespaces:
-  - kube-system
-  - policy-system
-  - sandbox
-kind: PolicyConfig
-rules:
-  statefulset-service-missing:
-    action: Deny
-  toleration-value-fragile:
-    action: "Off"
-    namespaces:
-      legacy: Audit
-`},
+			want: "policyconfig-everything.yaml"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cm := &corev1.ConfigMap{}
 			chartDecode(t, chartObjects(t, chartTemplate(t, tc.release, chartNamespace, tc.args...)), "ConfigMap", tc.fullname+"-config", cm)
 			got := cm.Data["config.yaml"]
-			if diff := cmp.Diff(tc.want, got); diff != "" {
+			golden := filepath.Join("testdata", tc.want)
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if diff := cmp.Diff(chartTestdata(t, tc.want), got); diff != "" {
 				t.Errorf("config.yaml (-want +got):\n%s", diff)
 			}
 			if _, err := policies.ParseConfig([]byte(got)); err != nil {
@@ -304,26 +266,12 @@ rules:
 	}
 }
 
-// chartNodes stand for a cluster in `setwarden check`, so the rules that
-// need Nodes run too: two workers in two zones.
-const chartNodes = `
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: worker-a
-  labels: {kubernetes.io/hostname: worker-a, kubernetes.io/os: linux, topology.kubernetes.io/zone: zone-a}
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: worker-b
-  labels: {kubernetes.io/hostname: worker-b, kubernetes.io/os: linux, topology.kubernetes.io/zone: zone-b}
-`
-
 // TestChartPassesItsOwnPolicies runs `setwarden check` over the rendered
 // chart: setwarden's own Deployment must draw no Deny and no Warn.
 func TestChartPassesItsOwnPolicies(t *testing.T) {
+	// The Nodes stand for a cluster in `setwarden check`, so the rules that
+	// need Nodes run too: two workers in two zones.
+	nodes := "\n---\n" + chartTestdata(t, "nodes-two-zones.yaml")
 	cases := map[string][]string{"the defaults": nil, "every value set": {"-f", chartEverything}}
 	for _, mode := range chartTLSModes {
 		cases["tls.mode "+mode] = chartModeArgs(mode)
@@ -332,7 +280,7 @@ func TestChartPassesItsOwnPolicies(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rendered := chartTemplate(t, "everything", chartNamespace, args...)
 			var stdout, stderr bytes.Buffer
-			code := app.Run(t.Context(), []string{"check", "-o", "json", "-f", "-"}, strings.NewReader(rendered+chartNodes), &stdout, &stderr)
+			code := app.Run(t.Context(), []string{"check", "-o", "json", "-f", "-"}, strings.NewReader(rendered+nodes), &stdout, &stderr)
 			var rep struct {
 				Results []struct{ Rule, Action, Field, Message string } `json:"results"`
 				Summary struct {
@@ -360,4 +308,16 @@ func TestChartPassesItsOwnPolicies(t *testing.T) {
 			}
 		})
 	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata from the rendered chart")
+
+// chartTestdata returns the contents of testdata/name.
+func chartTestdata(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
 }
