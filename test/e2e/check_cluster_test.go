@@ -61,27 +61,9 @@ func TestCheckAgainstTheCluster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(manifest, `apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db, namespace: `+ns+`}
-spec:
-  serviceName: db-headless
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec:
-      nodeSelector: {topology.kubernetes.io/zone: zone-b}
-      containers: [{name: db, image: postgres:17, volumeMounts: [{name: data, mountPath: /data}]}]
-  volumeClaimTemplates:
-  - metadata: {name: data}
-    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
-`)
+	write(manifest, e2eManifest(t, "statefulset-pinned-to-zone-b.yaml", ns))
 	notHeadless := filepath.Join(dir, "service.yaml")
-	write(notHeadless, `apiVersion: v1
-kind: Service
-metadata: {name: db-headless, namespace: `+ns+`}
-spec: {selector: {app: db}, ports: [{port: 5432}]}
-`)
+	write(notHeadless, e2eManifest(t, "service-not-headless.yaml", ns))
 	cluster := []string{"--cluster", "--kubeconfig", env.Kubeconfig}
 	nodeRules := []string{"node-affinity-no-matching-nodes", "pod-anti-affinity-exceeds-domains", "topology-key-unknown"}
 	tests := []struct {
@@ -135,21 +117,7 @@ func TestCheckWithTheInstalledConfig(t *testing.T) {
 	mustCreate(t, cm)
 	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), cm) })
 	manifest := filepath.Join(t.TempDir(), "cache.yaml")
-	doc := `apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: cache, namespace: ` + ns + `}
-spec:
-  serviceName: cache
-  selector: {matchLabels: {app: cache}}
-  template:
-    metadata: {labels: {app: cache}}
-    spec: {containers: [{name: cache, image: memcached:1.6}]}
----
-apiVersion: v1
-kind: Service
-metadata: {name: cache, namespace: ` + ns + `}
-spec: {clusterIP: None, selector: {app: cache}, ports: [{port: 11211}]}
-`
+	doc := e2eManifest(t, "statefulset-without-claims-and-its-service.yaml", ns)
 	if err := os.WriteFile(manifest, []byte(doc), 0o600); err != nil {
 		t.Fatal(err)
 	}

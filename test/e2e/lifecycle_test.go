@@ -30,40 +30,9 @@ func kubectl(t *testing.T, stdin string, args ...string) (string, string, error)
 
 func TestKubectlServerSideDryRun(t *testing.T) {
 	ns := newNamespace(t)
-	brokenSTS := `apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: redis, namespace: ` + ns + `}
-spec:
-  selector: {matchLabels: {app: redis}}
-  template:
-    metadata: {labels: {app: redis}}
-    spec:
-      containers: [{name: redis, image: redis:7.4}]
-`
-	agent := `apiVersion: apps/v1
-kind: DaemonSet
-metadata: {name: fluent-bit, namespace: ` + ns + `, labels: {setwarden.dev/agent: "true"}}
-spec:
-  selector: {matchLabels: {app: fluent-bit}}
-  template:
-    metadata: {labels: {app: fluent-bit}}
-    spec:
-      containers: [{name: fluent-bit, image: fluent/fluent-bit:3.2}]
-`
-	orphan := `apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: kafka, namespace: ` + ns + `}
-spec:
-  serviceName: kafka-headless
-  selector: {matchLabels: {app: kafka}}
-  template:
-    metadata: {labels: {app: kafka}}
-    spec:
-      containers: [{name: kafka, image: kafka:3.9, volumeMounts: [{name: data, mountPath: /data}]}]
-  volumeClaimTemplates:
-  - metadata: {name: data}
-    spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}
-`
+	brokenSTS := e2eManifest(t, "statefulset-without-service-name-or-claims.yaml", ns)
+	agent := e2eManifest(t, "agent-daemonset.yaml", ns)
+	orphan := e2eManifest(t, "statefulset-whose-service-is-missing.yaml", ns)
 	t.Run("a broken StatefulSet is denied with the same message as a real create, and nothing is persisted", func(t *testing.T) {
 		_, stderr, err := kubectl(t, brokenSTS, "apply", "--dry-run=server", "-f", "-")
 		if err == nil {

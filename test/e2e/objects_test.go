@@ -2,6 +2,9 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -142,4 +145,14 @@ func validAffinity(app string) *corev1.Affinity {
 			},
 		}},
 	}}
+}
+
+// e2eManifest returns testdata/name with NAMESPACE replaced by ns.
+func e2eManifest(t *testing.T, name, ns string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.ReplaceAll(string(data), "NAMESPACE", ns)
 }
