@@ -104,6 +104,12 @@ func TestHelmInstallInEachTLSMode(t *testing.T) {
 func TestPodSecurityWarningsAreReported(t *testing.T) {
 	const ns = "podsecurity-control"
 	restrictedNamespace(t, ns)
+	// The Deployment runs as root by default and drops no capability.
+	data, err := os.ReadFile(filepath.Join("testdata", "deployment-breaking-restricted-pod-security.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	insecureDeployment := string(data)
 	chart := t.TempDir()
 	writeFile(t, filepath.Join(chart, "Chart.yaml"), "apiVersion: v2\nname: insecure\nversion: 0.1.0\n")
 	writeFile(t, filepath.Join(chart, "templates", "deployment.yaml"), insecureDeployment)
@@ -118,23 +124,6 @@ func TestPodSecurityWarningsAreReported(t *testing.T) {
 	}
 	helm(t, "uninstall", "insecure", "--namespace", ns)
 }
-
-// insecureDeployment runs as root by default and drops no capability.
-const insecureDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: insecure
-spec:
-  selector:
-    matchLabels: {app: insecure}
-  template:
-    metadata:
-      labels: {app: insecure}
-    spec:
-      containers:
-        - name: insecure
-          image: registry.example/insecure:1.0
-`
 
 // strictDryRunArgs server-side applies a manifest as a dry run with strict
 // field validation: unknown or duplicate fields are errors, and custom
