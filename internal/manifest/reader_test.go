@@ -266,6 +266,12 @@ func TestManifestReader(t *testing.T) {
 			},
 		},
 		{
+			name:  "JSON objects separated by --- lines are read as kubectl reads them, each at its line",
+			files: map[string]string{"svc.json": `{"apiVersion": "v1", "kind": "Service", "metadata": {"name": "redis", "namespace": "data"}}` + "\n---\n\n" + `{"apiVersion": "apps/v1", "kind": "StatefulSet",` + "\n" + ` "metadata": {"name": "redis", "namespace": "data"}}` + "\n"},
+			paths: []string{"svc.json"},
+			want:  readResult{Docs: []string{"svc.json:1 v1 Service data/redis *v1.Service", "svc.json:4 apps/v1 StatefulSet data/redis *v1.StatefulSet"}},
+		},
+		{
 			name:  "a path that does not exist is an error, and the next path is still read",
 			files: map[string]string{"svc.yaml": svcYAML},
 			paths: []string{"missing.yaml", "svc.yaml"},

@@ -47,7 +47,7 @@ func (r *Reader) readStream(file string, in io.Reader, inDir bool, v *Visitor) {
 		}
 	}()
 	if !looksLikeJSON(head) {
-		readYAML(file, br, out)
+		readYAML(file, br, 1, out)
 		return
 	}
 	// A JSON stream cannot be split on lines, so it is read whole.
@@ -57,7 +57,7 @@ func (r *Reader) readStream(file string, in io.Reader, inDir bool, v *Visitor) {
 		return
 	}
 	if !readJSON(file, data, strings.EqualFold(filepath.Ext(file), ".json"), out) {
-		readYAML(file, bufio.NewReader(bytes.NewReader(data)), out)
+		readYAML(file, bufio.NewReader(bytes.NewReader(data)), 1, out)
 	}
 }
 
@@ -105,10 +105,18 @@ func looksLikeJSON(data []byte) bool {
 // readJSON reads a stream of JSON values. When the first value is not valid
 // JSON and the file is not named .json, it reports false so that the caller
 // reads the file as YAML (a YAML flow mapping also starts with '{').
+//
+// Like kubectl's decoder (k8s.io/apimachinery/pkg/util/yaml's
+// YAMLOrJSONDecoder), a stream is JSON for sure only once two values have
+// been read: when the second does not follow the first, the rest of the
+// stream is read as YAML, so that JSON documents separated by "---" lines
+// (what kubectl apply -f reads, and what tools that print JSON per document
+// write) are read as kubectl reads them.
 func readJSON(file string, data []byte, isJSONFile bool, out *docSink) bool {
 	v := out.v
 	dec := json.NewDecoder(bytes.NewReader(data))
-	for first := true; ; first = false {
+	end := 0 // of the last value read
+	for count := 0; ; count++ {
 		start := int(dec.InputOffset())
 		start += len(data[start:]) - len(bytes.TrimLeft(data[start:], " \t\r\n"))
 		var raw json.RawMessage
@@ -117,8 +125,12 @@ func readJSON(file string, data []byte, isJSONFile bool, out *docSink) bool {
 			return true
 		}
 		if err != nil {
-			if first && !isJSONFile {
+			switch {
+			case count == 0 && !isJSONFile:
 				return false
+			case count == 1: // kubectl resumes after the first value
+				readYAML(file, bufio.NewReader(bytes.NewReader(data[end:])), lineAt(data, end), out)
+				return true
 			}
 			off := start
 			var syn *json.SyntaxError
@@ -128,6 +140,7 @@ func readJSON(file string, data []byte, isJSONFile bool, out *docSink) bool {
 			v.errorf(Source{File: file, Line: lineAt(data, off)}, "invalid JSON: %s", strings.TrimPrefix(err.Error(), "json: "))
 			return true // a JSON stream cannot resynchronise after a syntax error
 		}
+		end = int(dec.InputOffset())
 		if v.Filter != nil && !v.Filter(raw) {
 			continue
 		}
@@ -155,12 +168,13 @@ type yamlSplitter struct {
 	tooLarge  bool
 }
 
-// readYAML reads a multi-document YAML stream.
-func readYAML(file string, br *bufio.Reader, out *docSink) {
+// readYAML reads a multi-document YAML stream whose first line is line
+// firstLine of the file.
+func readYAML(file string, br *bufio.Reader, firstLine int, out *docSink) {
 	v := out.v
-	s := &yamlSplitter{file: file, v: v, out: out, chunkLine: 1}
+	s := &yamlSplitter{file: file, v: v, out: out, chunkLine: firstLine}
 	var long []byte // a line longer than br's buffer
-	for lineNo := 1; ; lineNo++ {
+	for lineNo := firstLine; ; lineNo++ {
 		line, err := br.ReadSlice('\n')
 		for errors.Is(err, bufio.ErrBufferFull) {
 			long = append(long[:0], line...)
