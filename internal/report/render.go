@@ -206,7 +206,10 @@ func (t *textWriter) paint(code, s string) string {
 func (t *textWriter) Object(_ *Checked, results []Result) error {
 	for _, res := range results {
 		t.wrote = true
-		fmt.Fprintf(t.bw, "%s: %s %s %s %s: %s\n", t.paint(colorDim, place(res.File, res.Line)), t.paint(actionColors[res.Action], string(res.Action)), res.Rule,
+		if at := place(res.File, res.Line); at != "" { // an audit's results have no file
+			fmt.Fprintf(t.bw, "%s: ", t.paint(colorDim, at))
+		}
+		fmt.Fprintf(t.bw, "%s %s %s %s: %s\n", t.paint(actionColors[res.Action], string(res.Action)), res.Rule,
 			res.Object.KindGroup(), res.Object.NamespacedName(), joinNonEmpty(": ", res.Field, res.Message))
 	}
 	return nil
@@ -244,6 +247,35 @@ func writeSummary(b *strings.Builder, s *Summary) {
 	fmt.Fprintf(b, "  skipped for lack of data: %s\n", orNone(skippedList(s.Skipped)))
 	fmt.Fprintf(b, "  notices: %d\n", len(s.Notices))
 	fmt.Fprintf(b, "  input errors: %d\n", s.Errors)
+	if s.Cluster != nil {
+		writeClusterSummary(b, s.Cluster)
+	}
+}
+
+// writeClusterSummary writes an audit's part of the summary.
+func writeClusterSummary(b *strings.Builder, c *ClusterSummary) {
+	fmt.Fprintf(b, "  config: %s\n", c.Config)
+	namespace := "all"
+	if c.Namespace != "" {
+		namespace = c.Namespace
+	}
+	fmt.Fprintf(b, "  namespaces: %s\n", namespace)
+	fmt.Fprintf(b, "  controlled objects (judged through their controller): %d\n", c.Controlled)
+	b.WriteString("  objects violating now, per rule:")
+	if len(c.Violations) == 0 {
+		b.WriteString(" none\n")
+		return
+	}
+	b.WriteString("\n")
+	for _, v := range c.Violations {
+		var counts []string
+		for _, a := range actionOrder {
+			if n := v.Objects[a]; n > 0 {
+				counts = append(counts, fmt.Sprintf("%s %d", a, n))
+			}
+		}
+		fmt.Fprintf(b, "    %s: %s\n", v.Rule, strings.Join(counts, ", "))
+	}
 }
 
 // skippedList groups skipped rules by reason: "a, b (reason); c (other)".

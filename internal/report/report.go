@@ -6,6 +6,7 @@
 package report
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/setwarden/setwarden/policies"
@@ -131,6 +132,31 @@ type Summary struct {
 	Notices []Problem `json:"notices"`
 	// Errors is len(Report.Errors).
 	Errors int `json:"errors"`
+	// Cluster is set by an audit of a live cluster, never by check.
+	Cluster *ClusterSummary `json:"cluster,omitempty"`
+}
+
+// ClusterSummary is what an audit of a live cluster adds to the summary.
+type ClusterSummary struct {
+	// Config says which PolicyConfig judged the cluster.
+	Config string `json:"config"`
+	// Namespace is the namespace audited; empty for all of them.
+	Namespace string `json:"namespace,omitempty"`
+	// Controlled counts the objects not judged because a judged workload
+	// controls them (a Deployment's ReplicaSets, a ReplicaSet's Pods): their
+	// controller is judged instead.
+	Controlled int `json:"controlled"`
+	// Violations counts, per rule with findings, the objects that violate
+	// it, by the action of their findings; in catalogue order. The Builder
+	// fills it in.
+	Violations []RuleViolations `json:"violations"`
+}
+
+// RuleViolations is how many objects violate one rule, by action. An object
+// with several findings of the rule counts once per action.
+type RuleViolations struct {
+	Rule    string                  `json:"rule"`
+	Objects map[policies.Action]int `json:"objects"`
 }
 
 // Skipped is a rule that did not run on some objects, and why.
@@ -149,6 +175,8 @@ type Builder struct {
 	results []Result // one object's results, reused from object to object
 	report  Report
 	skipped map[Skipped]int // keyed with Objects == 0
+	// violations counts objects by rule and action, with SetCluster.
+	violations map[string]map[policies.Action]int
 }
 
 // NewBuilder returns an empty Builder that streams to w, or only counts
@@ -198,6 +226,9 @@ func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies
 		b.results = append(b.results, res)
 		s.ByAction[f.Action]++
 	}
+	if s.Cluster != nil {
+		b.countViolations(r.Findings)
+	}
 	for _, f := range r.Exempted {
 		s.Exempted[f.Rule]++
 	}
@@ -210,6 +241,30 @@ func (b *Builder) AddEvaluated(file string, line int, obj ObjectRef, r *policies
 	if b.err == nil {
 		c := Checked{File: file, Line: line, Object: obj, Rules: rules, Skipped: r.Skipped, Exempted: r.Exempted}
 		b.err = b.w.Object(&c, b.results)
+	}
+}
+
+// SetCluster makes the report an audit's: the summary gets c, whose
+// Violations the Builder counts. c stays the caller's until Finish, so that
+// it can count what the Builder does not see (Controlled).
+func (b *Builder) SetCluster(c *ClusterSummary) {
+	b.report.Summary.Cluster = c
+	b.violations = map[string]map[policies.Action]int{}
+}
+
+// countViolations counts one object's findings by rule and action, the
+// object once for each.
+func (b *Builder) countViolations(findings []policies.Finding) {
+	for i, f := range findings {
+		if slices.ContainsFunc(findings[:i], func(g policies.Finding) bool { return g.Rule == f.Rule && g.Action == f.Action }) {
+			continue
+		}
+		byAction := b.violations[f.Rule]
+		if byAction == nil {
+			byAction = map[policies.Action]int{}
+			b.violations[f.Rule] = byAction
+		}
+		byAction[f.Action]++
 	}
 }
 
@@ -251,6 +306,14 @@ func (b *Builder) Finish() (*Report, error) {
 		}
 		return a.Reason < c.Reason
 	})
+	if c := r.Summary.Cluster; c != nil {
+		c.Violations = []RuleViolations{}
+		for _, id := range policies.RuleIDs() {
+			if byAction, ok := b.violations[id]; ok {
+				c.Violations = append(c.Violations, RuleViolations{Rule: id, Objects: byAction})
+			}
+		}
+	}
 	// The Writer finishes even after an error, to release its temporary files.
 	err := b.w.Finish(&r)
 	if b.err != nil {

@@ -201,8 +201,11 @@ func sarifRunOf(r *Report) sarifRun {
 }
 
 func sarifLocate(file string, line int, obj *ObjectRef) sarifLocation {
-	loc := sarifLocation{PhysicalLocation: &sarifPhysical{ArtifactLocation: sarifArtifact{URI: sarifURI(file)}}}
-	if line > 0 {
+	var loc sarifLocation
+	if file != "" { // an audit's objects are in the cluster, not in a file
+		loc.PhysicalLocation = &sarifPhysical{ArtifactLocation: sarifArtifact{URI: sarifURI(file)}}
+	}
+	if line > 0 && file != "" {
 		loc.PhysicalLocation.Region = &sarifRegion{StartLine: line}
 	}
 	if obj != nil {
