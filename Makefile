@@ -51,7 +51,7 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-## bench: issue 8's five targets (decision benchmarks, webhook load, creates through kube-apiserver
+## bench: the five performance measurements (decision benchmarks, webhook load, creates through kube-apiserver
 ## with no admission / setwarden / native policies, memory, start-up) and the check benchmarks at 1
 ## and 2 cores; prints one table of figures, targets and verdicts (never asserted), with the machine
 bench: tools
@@ -71,7 +71,7 @@ clean:
 fidelity: tools
 	$(GO) test ./test/fidelity/ -count=1 -v -timeout 30m -fidelity.full
 
-# Fuzzing (issue 6): every `go test -fuzz` target, as package:name. Their
+# Fuzzing: every `go test -fuzz` target, as package:name. Their
 # seed corpora (testdata/fuzz/) run in every plain `go test` as well.
 FUZZ_TARGETS := ./policies/:FuzzRulesEvaluate ./policies/:FuzzMutateAgentTolerations \
 	./webhook/:FuzzAdmissionReview ./internal/manifest/:FuzzManifestReader \

@@ -83,7 +83,9 @@ func TestChartDeploymentArgs(t *testing.T) {
 
 // TestChartDeploymentHardening checks the pod against the PodSecurity
 // restricted profile with the API server's own evaluator, and the
-// availability settings issue 4 asks for.
+// availability settings: 2 replicas, a PodDisruptionBudget of one, health
+// and readiness probes, resources, GOMEMLIMIT and a grace period that covers
+// the preStop sleep and the shutdown.
 func TestChartDeploymentHardening(t *testing.T) {
 	evaluator, err := psapolicy.NewEvaluator(psapolicy.DefaultChecks(), nil)
 	if err != nil {

@@ -5,13 +5,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// cornerSpecs enumerates the corner cases issue 7 lists, one pod spec each,
-// so that every one is in the set whatever the random draws: every
-// node-selector operator with 0, 1 and several values, Gt/Lt values,
-// label keys and values at and beyond their limits, matchFields, weights,
-// topology keys, matchLabelKeys/mismatchLabelKeys with and without
-// labelSelector, empty and missing terms, and every toleration operator,
-// effect and tolerationSeconds.
+// cornerSpecs enumerates the corner cases of affinity and tolerations, one pod
+// spec each, so that every one is in the set whatever the random draws: every
+// node-selector operator with 0, 1 and several values, Gt/Lt values, label keys
+// and values at and beyond their limits, matchFields, weights, topology keys,
+// matchLabelKeys/mismatchLabelKeys with and without labelSelector, empty and
+// missing terms, and every toleration operator, effect and tolerationSeconds.
 func cornerSpecs() []corev1.PodSpec {
 	var specs []corev1.PodSpec
 	specs = append(specs, nodeRequirementCorners()...)

@@ -59,15 +59,15 @@ func (f *firstError) get() error {
 	return f.err
 }
 
-// TestAPIServerAdmission measures issue 8's target 3: StatefulSets and agent
-// DaemonSets created at a fixed rate through kube-apiserver with no
-// admission, with setwarden's webhooks (the chart's configurations, served
-// by the shipped binary in its own process), and with the equivalent native
-// policies (ValidatingAdmissionPolicy, MutatingAdmissionPolicy). The arms
-// take turns in rounds, so a change in the machine's load hits them alike,
-// and never overlap: each is removed, and the API server seen to stop
-// applying it, before the next is installed. It prints figures and asserts
-// no timings; it runs with SETWARDEN_PERF=1 (make bench).
+// TestAPIServerAdmission measures creates through kube-apiserver (3 in the
+// performance table): StatefulSets and agent DaemonSets created at a fixed rate
+// through kube-apiserver with no admission, with setwarden's webhooks (the
+// chart's configurations, served by the shipped binary in its own process), and
+// with the equivalent native policies (ValidatingAdmissionPolicy,
+// MutatingAdmissionPolicy). The arms take turns in rounds, so a change in the
+// machine's load hits them alike, and never overlap: each is removed, and the
+// API server seen to stop applying it, before the next is installed. It prints
+// figures and asserts no timings; it runs with SETWARDEN_PERF=1 (make bench).
 func TestAPIServerAdmission(t *testing.T) {
 	requirePerf(t)
 	env, err := framework.Start(framework.Options{NoWebhooks: true})

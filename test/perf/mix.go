@@ -21,9 +21,10 @@ const (
 	MixService   = "db-headless"
 )
 
-// StandardMix is issue 8's request mix: 35% agent DaemonSet UPDATE (no
-// change), 15% agent DaemonSet CREATE (patched), 25% StatefulSet UPDATE,
-// 10% StatefulSet CREATE (half denied), 15% other workloads.
+// StandardMix is the request mix of the performance measurements: 35% agent
+// DaemonSet UPDATE (no change), 15% agent DaemonSet CREATE (patched), 25%
+// StatefulSet UPDATE, 10% StatefulSet CREATE (half denied), 15% other
+// workloads.
 func StandardMix() ([]Weighted, error) {
 	ds := daemonSet(true)
 	bare := daemonSet(false)

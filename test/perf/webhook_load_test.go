@@ -23,15 +23,14 @@ import (
 )
 
 // TestWebhookLoad measures setwarden over TLS with keep-alive on loopback:
-// throughput with a closed loop, and latency at a fixed 1,000 requests/s
-// with an open loop, on issue 8's request mix. The webhook is the shipped
-// binary in its own process, as in a cluster, so the load generator's
+// throughput with a closed loop, and latency at a fixed 1,000 requests/s with
+// an open loop, on the standard request mix (StandardMix). The webhook is the
+// shipped binary in its own process, as in a cluster, so the load generator's
 // garbage collection and scheduling are not the webhook's; both share the
-// machine's cores. The same load then runs against the floor server (a
-// TLS server answering a fixed review, test/perf/floorserver): what the
-// machine, the loopback and the generator cost before any webhook logic.
-// It prints figures and asserts no timings; it runs with SETWARDEN_PERF=1
-// (make bench).
+// machine's cores. The same load then runs against the floor server (a TLS
+// server answering a fixed review, test/perf/floorserver): what the machine,
+// the loopback and the generator cost before any webhook logic. It prints
+// figures and asserts no timings; it runs with SETWARDEN_PERF=1 (make bench).
 func TestWebhookLoad(t *testing.T) {
 	requirePerf(t)
 	env, err := framework.Start(framework.Options{NoWebhooks: true})

@@ -158,12 +158,12 @@ func (d *directLoad) String() string {
 		d.sent, d.runs, d.failed, float64(d.sent)/d.elapsed.Seconds(), d.worstP99.Round(time.Microsecond), d.max.Round(time.Microsecond))
 }
 
-// runDirectLoad sends issue 8's request mix straight to the webhook servers
-// through the proxy that stands for their Service, at rate requests per
-// second in an open loop, until ctx ends. It runs the load generator for a
-// segment at a time: each run has its own connections, so the servers'
-// certificates are verified again every segment rather than once per
-// keep-alive connection for the whole test.
+// runDirectLoad sends the performance tests' request mix (perf.StandardMix)
+// straight to the webhook servers through the proxy that stands for their
+// Service, at rate requests per second in an open loop, until ctx ends. It runs
+// the load generator for a segment at a time: each run has its own connections,
+// so the servers' certificates are verified again every segment rather than
+// once per keep-alive connection for the whole test.
 func runDirectLoad(ctx context.Context, trust *bundleTrust, rate int, segment time.Duration) (*directLoad, error) {
 	mix, err := perf.StandardMix()
 	if err != nil {

@@ -1,4 +1,4 @@
-// Command benchtable prints issue 8's benchmark table: `benchtable start`
+// Command benchtable prints setwarden's performance table: `benchtable start`
 // records the machine (and its load average) before the run; `benchtable
 // print` reads the figures the performance tests appended to the same file
 // and target 1's `go test -bench` output, and prints one table with a
@@ -149,7 +149,7 @@ func median(v []float64) float64 {
 
 // printTable prints the machine and one row per figure, ordered by target.
 func printTable(w io.Writer, recs []perf.Record, m *perf.Machine) {
-	fmt.Fprintln(w, "setwarden performance (issue 8)")
+	fmt.Fprintln(w, "setwarden performance")
 	if m != nil {
 		fmt.Fprintf(w, "machine: %d CPUs, %s; load average at start %s; %s\n", m.CPUs, m.CPUModel, m.LoadAvg, m.Go)
 	}
