@@ -11,6 +11,7 @@ RUN go mod download
 COPY cmd/ cmd/
 COPY policies/ policies/
 COPY webhook/ webhook/
+COPY internal/ internal/
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \
