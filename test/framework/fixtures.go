@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,6 +45,20 @@ func (p *Process) ReadLog(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// Grep returns the lines of log that contain word, whatever their case,
+// joined by newlines: "" when none does. Tests use it to quote the lines
+// of a server log that show a refused call.
+func Grep(log, word string) string {
+	word = strings.ToLower(word)
+	var out []string
+	for line := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(strings.ToLower(line), word) {
+			out = append(out, line)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // PodTemplate is a minimal pod template labelled app=app.
