@@ -110,7 +110,7 @@ func TestSelfManagedReleaseAdmits(t *testing.T) {
 		assertCanI(t, srv.kubeconfig)
 	})
 	t.Run("the server made no call outside the chart's RBAC", func(t *testing.T) {
-		if lines := grep(srv.log(t), "forbidden"); lines != "" {
+		if lines := framework.Grep(srv.log(t), "forbidden"); lines != "" {
 			t.Errorf("the server was refused a call:\n%s", lines)
 		}
 	})
@@ -351,14 +351,4 @@ func secretData(t *testing.T) map[string][]byte {
 		t.Fatal(err)
 	}
 	return secret.Data
-}
-
-func grep(log, word string) string {
-	var out []string
-	for line := range strings.SplitSeq(log, "\n") {
-		if strings.Contains(strings.ToLower(line), word) {
-			out = append(out, line)
-		}
-	}
-	return strings.Join(out, "\n")
 }
