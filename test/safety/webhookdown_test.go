@@ -2,14 +2,7 @@ package safety
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -21,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/setwarden/setwarden/internal/server/certs"
 	"github.com/setwarden/setwarden/test/framework"
 )
 
@@ -141,38 +135,20 @@ func closedPort() (int, error) {
 // throwawayCA returns the PEM of a self-signed CA whose key is dropped:
 // a valid caBundle that no server can present a certificate for.
 func throwawayCA() ([]byte, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca, err := certs.NewCA("setwarden-safety-test-ca", time.Now(), 24*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "setwarden-safety-test-ca"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, err
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), nil
+	return certs.EncodeCerts(ca.Cert), nil
 }
 
-// brokenStatefulSet violates setwarden's Deny rules (no serviceName, no
-// claim templates): only a webhook that is not called can let it through.
+// brokenStatefulSet is framework.BrokenStatefulSet named and labelled
+// name: it violates setwarden's Deny rules (no serviceName, no claim
+// templates), so only a webhook that is not called can let it through.
 func brokenStatefulSet(ns, name string) *appsv1.StatefulSet {
-	labels := map[string]string{"app": name}
-	return &appsv1.StatefulSet{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
-		Spec: appsv1.StatefulSetSpec{
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: name, Image: "registry.example/" + name + ":1"}}},
-			},
-		},
-	}
+	sts := framework.BrokenStatefulSet(ns)
+	sts.Name = name
+	sts.Spec.Selector.MatchLabels = map[string]string{"app": name}
+	sts.Spec.Template = framework.PodTemplate(name)
+	return sts
 }
