@@ -1,156 +1,85 @@
 package manifest
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
 
-// sniffHeader reads the header of a JSON object without decoding the rest,
-// for the common case: apiVersion, kind, metadata.name and
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// headerDecoders are reused across documents and goroutines: a Decoder
+// holds buffers worth keeping.
+var headerDecoders = sync.Pool{New: func() any { return jsontext.NewDecoder(bytes.NewReader(nil)) }}
+
+// sniffHeader reads the header of a JSON object without decoding the rest
+// into types, for the common case: apiVersion, kind, metadata.name and
 // metadata.namespace are strings without escapes, and there is no items
-// field. Anything else (a List, a field of the wrong type) reports false,
-// and the caller decodes the header with encoding/json/v2. Names match
-// case-sensitively, as there. data must be valid JSON.
+// field. Anything else (a List, a field of the wrong type, invalid JSON)
+// reports false, and the caller decodes the header with encoding/json/v2.
+// Names match case-sensitively, as there; a later duplicate wins.
+//
+// It reads with a jsontext.Decoder. A hand-written scanner it replaced was
+// faster on the sniff alone, measured: 0.80 ms vs 1.66 ms (2.1x) on the
+// JSON of 200 generated workloads and 1.70 ms vs 4.88 ms (2.9x) on the
+// real-world corpus's (BenchmarkSniffHeader), but not on the check:
+// measured: 1.68 s vs 1.75 s (1.03x, paired runs ranging 0.88x to 1.14x)
+// for BenchmarkCheck10k with -cpu 1, 6 interleaved runs, 2026-12-07.
 func sniffHeader(data []byte) (h header, ok bool) {
-	ok = forEachMember(data, func(key, value []byte) bool {
-		switch string(key) {
+	dec := headerDecoders.Get().(*jsontext.Decoder)
+	defer headerDecoders.Put(dec)
+	dec.Reset(bytes.NewReader(data), jsontext.AllowDuplicateNames(true), jsontext.AllowInvalidUTF8(true))
+	ok = readMembers(dec, func(key string) bool {
+		switch key {
 		case "apiVersion":
-			return jsonStringValue(value, &h.APIVersion)
+			return readPlainString(dec, &h.APIVersion)
 		case "kind":
-			return jsonStringValue(value, &h.Kind)
+			return readPlainString(dec, &h.Kind)
 		case "metadata":
-			return forEachMember(value, func(key, value []byte) bool {
-				switch string(key) {
+			return readMembers(dec, func(key string) bool {
+				switch key {
 				case "name":
-					return jsonStringValue(value, &h.Metadata.Name)
+					return readPlainString(dec, &h.Metadata.Name)
 				case "namespace":
-					return jsonStringValue(value, &h.Metadata.Namespace)
+					return readPlainString(dec, &h.Metadata.Namespace)
 				}
-				return true
+				return dec.SkipValue() == nil
 			})
 		case "items":
 			return false
 		}
-		return true
+		return dec.SkipValue() == nil
 	})
 	return h, ok
 }
 
-// jsonStringValue sets *dst to value when it is a string without escapes;
-// null leaves it, as decodeOptions do.
-func jsonStringValue(value []byte, dst *string) bool {
-	if string(value) == "null" {
-		return true
-	}
-	if len(value) < 2 || value[0] != '"' || bytes.IndexByte(value[1:len(value)-1], '\\') >= 0 {
+// readMembers reads a JSON object, calling fn with each name (declining
+// escaped ones) to read its value, until fn returns false.
+func readMembers(dec *jsontext.Decoder, fn func(name string) bool) bool {
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
 		return false
 	}
-	*dst = string(value[1 : len(value)-1])
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadValue()
+		if err != nil || bytes.IndexByte(name, '\\') >= 0 || !fn(string(name[1:len(name)-1])) {
+			return false
+		}
+	}
+	tok, err := dec.ReadToken()
+	return err == nil && tok.Kind() == '}'
+}
+
+// readPlainString sets *dst to the next value when it is a string without
+// escapes; null leaves it, as decodeOptions do.
+func readPlainString(dec *jsontext.Decoder, dst *string) bool {
+	v, err := dec.ReadValue()
+	switch {
+	case err != nil:
+		return false
+	case v.Kind() == 'n':
+		return true
+	case v.Kind() != '"' || bytes.IndexByte(v, '\\') >= 0:
+		return false
+	}
+	*dst = string(v[1 : len(v)-1])
 	return true
-}
-
-// forEachMember calls fn with the raw key (without quotes) and raw value of
-// each member of the JSON object data, until fn returns false. It reports
-// false when data is not an object, a key has escapes, or fn said so.
-func forEachMember(data []byte, fn func(key, value []byte) bool) bool {
-	i := skipJSONSpace(data, 0)
-	if i >= len(data) || data[i] != '{' {
-		return false
-	}
-	i = skipJSONSpace(data, i+1)
-	if i < len(data) && data[i] == '}' {
-		return true
-	}
-	for i < len(data) {
-		end := skipJSONValue(data, i)
-		if end < 0 || data[i] != '"' || bytes.IndexByte(data[i+1:end-1], '\\') >= 0 {
-			return false
-		}
-		key := data[i+1 : end-1]
-		i = skipJSONSpace(data, end)
-		if i >= len(data) || data[i] != ':' {
-			return false
-		}
-		i = skipJSONSpace(data, i+1)
-		end = skipJSONValue(data, i)
-		if end < 0 || !fn(key, data[i:end]) {
-			return false
-		}
-		i = skipJSONSpace(data, end)
-		if i >= len(data) {
-			return false
-		}
-		switch data[i] {
-		case '}':
-			return true
-		case ',':
-			i = skipJSONSpace(data, i+1)
-		default:
-			return false
-		}
-	}
-	return false
-}
-
-func skipJSONSpace(data []byte, i int) int {
-	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipJSONValue returns the end of the valid JSON value that starts at i,
-// or -1.
-func skipJSONValue(data []byte, i int) int {
-	depth := 0
-	for i < len(data) {
-		switch c := data[i]; c {
-		case '"':
-			if i = skipJSONString(data, i); i < 0 {
-				return -1
-			}
-		case '{', '[':
-			depth++
-			i++
-			continue
-		case '}', ']':
-			depth--
-			if depth < 0 {
-				return -1
-			}
-			i++
-		default:
-			if depth > 0 {
-				i++
-				continue
-			}
-			start := i
-			for i < len(data) && bytes.IndexByte([]byte(" \t\r\n,}]:"), data[i]) < 0 {
-				i++
-			}
-			if i == start {
-				return -1
-			}
-		}
-		if depth == 0 {
-			return i
-		}
-	}
-	return -1
-}
-
-// skipJSONString returns the end of the string that starts at i, or -1.
-// It jumps from quote to quote, as most strings have no escapes.
-func skipJSONString(data []byte, i int) int {
-	for i++; ; i++ {
-		end := bytes.IndexByte(data[i:], '"')
-		if end < 0 {
-			return -1
-		}
-		i += end
-		backslashes := 0
-		for j := i - 1; data[j] == '\\'; j-- {
-			backslashes++
-		}
-		if backslashes%2 == 0 {
-			return i + 1
-		}
-	}
 }
