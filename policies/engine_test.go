@@ -250,8 +250,8 @@ func TestRuleCatalogue(t *testing.T) {
 			t.Errorf("rule %s has default action %q", r.ID, r.DefaultAction)
 		}
 	}
-	if len(Rules) != 21 {
-		t.Errorf("the catalogue has %d rules, want the 21 of the issue", len(Rules))
+	if len(Rules) != 22 {
+		t.Errorf("the catalogue has %d rules, want 22", len(Rules))
 	}
 }
 

@@ -20,6 +20,7 @@ const (
 	RuleStatefulSetNameTooLong        = "statefulset-name-too-long"
 	RuleAffinityInvalid               = "affinity-invalid"
 	RuleTolerationInvalid             = "toleration-invalid"
+	RuleSelectorTemplateMismatch      = "selector-template-mismatch"
 	RuleNodeAffinityUnsatisfiable     = "node-affinity-unsatisfiable"
 	RuleNodeAffinityConflictsSelector = "node-affinity-conflicts-node-selector"
 	RuleNodeAffinityNoMatchingNodes   = "node-affinity-no-matching-nodes"
@@ -137,6 +138,9 @@ var Rules = []Rule{
 	// Tolerations the API server itself would reject.
 	{ID: RuleTolerationInvalid, DefaultAction: ActionDeny, Check: checkTolerationInvalid, Migration: migrateAPIInvalid,
 		Description: "Tolerations that kube-apiserver rejects as invalid."},
+	// Controllers whose selector does not select their own pods, which the API server refuses.
+	{ID: RuleSelectorTemplateMismatch, Kinds: selectorKinds, DefaultAction: ActionDeny, Check: checkSelectorTemplateMismatch,
+		Description: "A controller's selector does not select its pod template's labels, so kube-apiserver rejects it."},
 	// Required node affinity that no node can ever satisfy.
 	{ID: RuleNodeAffinityUnsatisfiable, DefaultAction: ActionDeny, Check: checkNodeAffinityUnsatisfiable, Advise: adviseNodeAffinityTermsUnsatisfiable,
 		Description: "Node affinity terms whose requirements contradict each other, so no node can match."},
