@@ -231,6 +231,13 @@ func (t *textWriter) Finish(r *Report) error {
 	return t.bw.Flush()
 }
 
+// SummaryText returns the text report's summary: "Summary:" and its lines.
+func SummaryText(s *Summary) string {
+	var b strings.Builder
+	writeSummary(&b, s)
+	return b.String()
+}
+
 func writeSummary(b *strings.Builder, s *Summary) {
 	b.WriteString("Summary:\n")
 	fmt.Fprintf(b, "  objects: %d read, %d evaluated", s.Objects, s.Evaluated)

@@ -57,6 +57,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.AddCommand(
 		newCheckCommand(streams),
 		newServeCommand(streams),
+		newAuditCommand(streams),
 	)
 	return root
 }
