@@ -6,6 +6,8 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"maps"
 	"net/http"
 	"strings"
 	"sync"
@@ -98,14 +100,22 @@ func leaseHolder(t *testing.T) string {
 	return *lease.Spec.HolderIdentity
 }
 
-func grep(log, word string) string {
-	var out []string
-	for line := range strings.SplitSeq(log, "\n") {
-		if strings.Contains(strings.ToLower(line), word) {
-			out = append(out, line)
-		}
+// roundTrip sends a request with header to url through c, and returns the
+// response's status and body.
+func roundTrip(t *testing.T, c *http.Client, method, url string, body io.Reader, header http.Header) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), method, url, body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return strings.Join(out, "\n")
+	maps.Copy(req.Header, header)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // admissionReview is a valid AdmissionReview of the broken StatefulSet, as
@@ -154,10 +164,13 @@ func (r *loadResult) first() string {
 	return strings.Join(r.errs, "\n")
 }
 
-// runPacedLoad sends dry-run creates through the API server at about rate
-// per second until ctx ends.
-func runPacedLoad(ctx context.Context, rate, workers int) *loadResult {
-	return runAPILoad(ctx, workers, pace(ctx, rate))
+// startPacedLoad sends dry-run creates through the API server at about
+// rate per second until ctx ends, in the background; the result arrives on
+// the returned channel then.
+func startPacedLoad(ctx context.Context, rate, workers int) <-chan *loadResult {
+	done := make(chan *loadResult, 1)
+	go func() { done <- runAPILoad(ctx, workers, pace(ctx, rate)) }()
+	return done
 }
 
 // runAPILoad alternates an admitted Deployment and a denied StatefulSet:

@@ -36,21 +36,22 @@ type bundleTrust struct {
 }
 
 // newBundleTrust watches the webhook configurations until ctx ends.
-func newBundleTrust(ctx context.Context) (*bundleTrust, error) {
+func newBundleTrust(t *testing.T, ctx context.Context) *bundleTrust {
+	t.Helper()
 	c, err := cache.New(env.Config, cache.Options{Scheme: env.Client.Scheme()})
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
 	for _, obj := range []client.Object{&admissionregistrationv1.MutatingWebhookConfiguration{}, &admissionregistrationv1.ValidatingWebhookConfiguration{}} {
 		if _, err := c.GetInformer(ctx, obj); err != nil {
-			return nil, err
+			t.Fatal(err)
 		}
 	}
 	go func() { _ = c.Start(ctx) }()
 	if !c.WaitForCacheSync(ctx) {
-		return nil, errors.New("the webhook configurations did not sync")
+		t.Fatal("the webhook configurations did not sync")
 	}
-	return &bundleTrust{configs: c, serving: map[string]bool{}, issuers: map[string]bool{}}, nil
+	return &bundleTrust{configs: c, serving: map[string]bool{}, issuers: map[string]bool{}}
 }
 
 // config returns a client TLS configuration that checks the Service's name
@@ -201,13 +202,9 @@ func testRequestsAcrossRotations(t *testing.T) {
 	obs := observeSecret()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	trust, err := newBundleTrust(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	trust := newBundleTrust(t, ctx)
 	start := time.Now()
-	apiDone := make(chan *loadResult, 1)
-	go func() { apiDone <- runPacedLoad(ctx, apiRate, 8) }()
+	apiDone := startPacedLoad(ctx, apiRate, 8)
 	type directOutcome struct {
 		load *directLoad
 		err  error

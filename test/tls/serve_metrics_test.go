@@ -3,7 +3,6 @@ package tls
 import (
 	"bytes"
 	"crypto/tls"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -78,27 +77,19 @@ func TestSecureMetrics(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, tt.url, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
+			header := http.Header{}
 			if tt.token != "" {
-				req.Header.Set("Authorization", "Bearer "+tt.token)
+				header.Set("Authorization", "Bearer "+tt.token)
 			}
-			resp, err := c.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			body, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.wantStatus || !strings.Contains(string(body), tt.wantBody) {
-				t.Errorf("got %d %.300s\nwant %d with %q", resp.StatusCode, body, tt.wantStatus, tt.wantBody)
+			status, body := roundTrip(t, c, http.MethodGet, tt.url, nil, header)
+			if status != tt.wantStatus || !strings.Contains(body, tt.wantBody) {
+				t.Errorf("got %d %.300s\nwant %d with %q", status, body, tt.wantStatus, tt.wantBody)
 			}
 		})
 	}
 	t.Run("the replica makes no call outside the granted RBAC", func(t *testing.T) {
-		if log := s.log(t); strings.Contains(strings.ToLower(log), "forbidden") {
-			t.Errorf("%s was refused a call:\n%s", s.identity, grep(log, "forbidden"))
+		if lines := framework.Grep(s.log(t), "forbidden"); lines != "" {
+			t.Errorf("%s was refused a call:\n%s", s.identity, lines)
 		}
 	})
 }

@@ -34,13 +34,9 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	trust, err := newBundleTrust(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	trust := newBundleTrust(t, ctx)
 	start := time.Now()
-	loadDone := make(chan *loadResult, 1)
-	go func() { loadDone <- runPacedLoad(ctx, rate, 16) }()
+	loadDone := startPacedLoad(ctx, rate, 16)
 	time.Sleep(3 * time.Second)
 
 	var figures []string
