@@ -46,12 +46,7 @@ const settle = 5 * time.Second
 // prints figures and asserts no timings; it runs with SETWARDEN_PERF=1 (make
 // bench).
 func TestMemoryAndStartup(t *testing.T) {
-	requirePerf(t)
-	env, err := framework.Start(framework.Options{NoWebhooks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Stop()
+	env := startPerfEnv(t)
 	dir := t.TempDir()
 	bin := buildShipped(t, dir)
 	tlsCfg, _ := writeServingCert(t, dir)

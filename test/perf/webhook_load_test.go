@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-
 	"github.com/setwarden/setwarden/test/framework"
 )
 
@@ -32,20 +29,9 @@ import (
 // the loopback and the generator cost before any webhook logic. It prints
 // figures and asserts no timings; it runs with SETWARDEN_PERF=1 (make bench).
 func TestWebhookLoad(t *testing.T) {
-	requirePerf(t)
-	env, err := framework.Start(framework.Options{NoWebhooks: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Stop()
+	env := startPerfEnv(t)
 	ctx := t.Context()
-	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: MixNamespace}}); err != nil {
-		t.Fatal(err)
-	}
-	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: MixService, Namespace: MixNamespace},
-		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app.kubernetes.io/name": "db"},
-			Ports: []corev1.ServicePort{{Port: 5432}}}}
-	if err := env.Client.Create(ctx, svc); err != nil {
+	if err := createNamespaceWithService(ctx, env.Client, MixNamespace); err != nil {
 		t.Fatal(err)
 	}
 	// The server starts after the Service exists: its cache syncs with it.
