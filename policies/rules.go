@@ -106,7 +106,7 @@ const (
 // Rules is the rule catalogue, in evaluation and report order.
 var Rules = []Rule{
 	// Agent DaemonSets must tolerate the control-plane taints (the mutating webhook adds them).
-	{ID: RuleAgentTolerations, Kinds: daemonSets, Mutation: true, DefaultAction: ActionDeny, Check: checkAgentTolerationsMissing,
+	{ID: RuleAgentTolerations, Kinds: daemonSets, Mutation: true, DefaultAction: ActionDeny, Check: checkAgentTolerationsMissing, Advise: adviseAgentPreferNoScheduleTolerationsMissing,
 		Description: "An agent DaemonSet does not tolerate every configured control-plane taint."},
 	// Equal tolerations for control-plane role keys break when the taint value differs.
 	{ID: RuleTolerationValueFragile, DefaultAction: ActionWarn, Check: checkTolerationValueFragile,

@@ -37,8 +37,10 @@ func isAgent(in *Input) bool {
 	return in.DaemonSet != nil && in.Config.IsAgent(in.Meta)
 }
 
-// checkAgentTolerationsMissing reports each configured control-plane taint
-// an agent DaemonSet does not tolerate whatever the taint's value is.
+// checkAgentTolerationsMissing reports each configured NoSchedule or
+// NoExecute control-plane taint an agent DaemonSet does not tolerate
+// whatever the taint's value is: the DaemonSet controller places no pod on
+// such a node.
 func checkAgentTolerationsMissing(in *Input) field.ErrorList {
 	allErrs := field.ErrorList{}
 	if !isAgent(in) {
@@ -46,10 +48,34 @@ func checkAgentTolerationsMissing(in *Input) field.ErrorList {
 	}
 	fldPath := in.PodSpecPath.Child("tolerations")
 	for _, taint := range in.Config.ControlPlaneTaints {
+		if taint.Effect == corev1.TaintEffectPreferNoSchedule {
+			continue
+		}
 		if !tolerationsCover(in.PodSpec.Tolerations, taint) {
 			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf(
 				"agent DaemonSet does not tolerate the %s:%s taint, so it cannot run on control-plane nodes; add {key: %s, operator: Exists, effect: %s}",
 				taint.Key, taint.Effect, taint.Key, taint.Effect)))
+		}
+	}
+	return allErrs
+}
+
+// adviseAgentPreferNoScheduleTolerationsMissing reports each configured
+// PreferNoSchedule control-plane taint an agent DaemonSet does not
+// tolerate. The DaemonSet controller ignores PreferNoSchedule, and each
+// daemon pod may only go to its own node, so the agent still runs there:
+// the gap is worth a warning, never a denial.
+func adviseAgentPreferNoScheduleTolerationsMissing(in *Input) field.ErrorList {
+	allErrs := field.ErrorList{}
+	if !isAgent(in) {
+		return allErrs
+	}
+	fldPath := in.PodSpecPath.Child("tolerations")
+	for _, taint := range in.Config.ControlPlaneTaints {
+		if taint.Effect == corev1.TaintEffectPreferNoSchedule && !tolerationsCover(in.PodSpec.Tolerations, taint) {
+			allErrs = append(allErrs, field.Required(fldPath, fmt.Sprintf(
+				"no toleration for %s:PreferNoSchedule, a preference only: the agent still runs on control-plane nodes; add {key: %s, operator: Exists, effect: PreferNoSchedule}",
+				taint.Key, taint.Key)))
 		}
 	}
 	return allErrs

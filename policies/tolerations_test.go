@@ -101,6 +101,79 @@ func TestCheckAgentTolerationsMissing(t *testing.T) {
 	}
 }
 
+// TestAgentPreferNoScheduleTaintIsAPreference: a PreferNoSchedule
+// control-plane taint never keeps an agent off a node (the DaemonSet
+// controller ignores it), so its missing toleration is said to be a
+// preference and warned about, never denied, and still added by the
+// mutation and by check --fix.
+func TestAgentPreferNoScheduleTaintIsAPreference(t *testing.T) {
+	const softKey = "node-role.kubernetes.io/control-plane"
+	cfg := mustConfig(t, "controlPlaneTaints:\n- {key: "+softKey+", effect: PreferNoSchedule}\n- {key: "+masterKey+", effect: NoSchedule}\n")
+	soft := field.Required(dsTolerationsPath, "no toleration for "+softKey+
+		":PreferNoSchedule, a preference only: the agent still runs on control-plane nodes; add {key: "+softKey+
+		", operator: Exists, effect: PreferNoSchedule}")
+	hard := missingToleration(masterKey)
+	tests := []struct {
+		name string
+		mode Mode
+		obj  *appsv1.DaemonSet
+		want []Finding
+	}{
+		{
+			name: "in admission the soft gap is a warning and the hard one a denial",
+			mode: ModeAdmission, obj: agentDaemonSet(),
+			want: []Finding{
+				{Rule: RuleAgentTolerations, Action: ActionDeny, Err: hard},
+				{Rule: RuleAgentTolerations, Action: ActionWarn, Err: soft},
+			},
+		},
+		{
+			name: "offline both gaps are mutations that check --fix closes",
+			mode: ModeOffline, obj: agentDaemonSet(),
+			want: []Finding{
+				{Rule: RuleAgentTolerations, Action: ActionMutate, Err: hard},
+				{Rule: RuleAgentTolerations, Action: ActionMutate, Err: soft},
+			},
+		},
+		{
+			name: "an agent that tolerates the soft taint has only the hard gap",
+			mode: ModeAdmission,
+			obj:  agentDaemonSet(corev1.Toleration{Key: softKey, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectPreferNoSchedule}),
+			want: []Finding{{Rule: RuleAgentTolerations, Action: ActionDeny, Err: hard}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			report := NewEngine(cfg).Evaluate(t.Context(), Request{Object: tt.obj, Mode: tt.mode})
+			var got []Finding
+			for _, f := range report.Findings {
+				if f.Rule == RuleAgentTolerations {
+					got = append(got, f)
+				}
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("findings differ (-want +got):\n%s", diff)
+			}
+			for _, f := range got {
+				if len(f.Rule)+len(f.Fix()) > 254 {
+					t.Errorf("the warning %q does not fit in 256 characters with its rule ID", f.Fix())
+				}
+			}
+		})
+	}
+	t.Run("the mutation adds the soft toleration too", func(t *testing.T) {
+		ds := agentDaemonSet()
+		NewEngine(cfg).MutateAgentTolerations(ds)
+		want := []corev1.Toleration{
+			{Key: softKey, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectPreferNoSchedule},
+			{Key: masterKey, Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule},
+		}
+		if diff := cmp.Diff(want, ds.Spec.Template.Spec.Tolerations); diff != "" {
+			t.Errorf("tolerations differ (-want +got):\n%s", diff)
+		}
+	})
+}
+
 func TestIsAgentByNamespace(t *testing.T) {
 	cfg := mustConfig(t, "agents:\n  namespaces: [logging]\n")
 	ds := agentDaemonSet()
