@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -39,6 +40,9 @@ type Input struct {
 	OwnFiles []os.FileInfo
 	// Live, when set, answers for the Services and Nodes the input lacks.
 	Live kubernetes.Interface
+	// AllowEmpty lets an input without any object pass; otherwise it is an
+	// input error, so that a failed helm template piped in cannot pass.
+	AllowEmpty bool
 }
 
 // Run checks the input in two streaming passes, so that memory does
@@ -67,6 +71,7 @@ func Run(ctx context.Context, in Input) (*report.Report, error) {
 	for _, p := range in.Errors {
 		b.AddError(p)
 	}
+	documents, errs := 0, len(in.Errors)
 	own := &ownFiles{outputs: in.OwnFiles, seen: map[string]bool{}}
 	view := buildView(ctx, in.Reader, in.Paths, in.Live, own)
 	ev := &evaluator{ctx: ctx, engine: in.Engine, view: view, builder: b, withRules: in.WithRules, rules: map[string][]string{}}
@@ -74,11 +79,13 @@ func Run(ctx context.Context, in Input) (*report.Report, error) {
 		Prepare: ev.judge,
 		Document: func(doc *manifest.Document) {
 			if !own.has(doc.File) {
+				documents++
 				ev.document(doc)
 			}
 		},
 		Error: func(p manifest.Problem) {
 			if !own.has(p.File) {
+				errs++
 				b.AddError(problem(p))
 			}
 		},
@@ -88,7 +95,24 @@ func Run(ctx context.Context, in Input) (*report.Report, error) {
 			}
 		},
 	})
+	if !in.AllowEmpty && documents == 0 && errs == 0 {
+		names := displayNames(in.Paths)
+		b.AddError(report.Problem{File: strings.Join(names, ", "), Message: "no Kubernetes objects found in " + strings.Join(names, ", ") +
+			" (--allow-empty lets an empty input pass)"})
+	}
 	return b.Finish()
+}
+
+// displayNames are the names of paths in reports: "<stdin>" for "-".
+func displayNames(paths []string) []string {
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = p
+		if p == manifest.StdinPath {
+			names[i] = manifest.StdinName
+		}
+	}
+	return names
 }
 
 // ownFiles tells the files the outputs are written to.

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/setwarden/setwarden/policies"
@@ -27,6 +29,33 @@ func NewClient(kubeconfig, kubeContext, userAgent string) (kubernetes.Interface,
 	}
 	cfg.UserAgent = userAgent
 	return kubernetes.NewForConfig(cfg)
+}
+
+// probeTimeout bounds the probe of a cluster that does not answer.
+const probeTimeout = 15 * time.Second
+
+// Probe asks the cluster once, before a check, whether it can be read as
+// the check reads it: a list of at most one Service in namespace. It
+// returns the API server's answer when the cluster cannot be reached, or
+// refuses the credentials (401) or the access (403), so that the check can
+// say so instead of skipping the cluster-aware rules in silence.
+func Probe(ctx context.Context, cs kubernetes.Interface, namespace string) error {
+	ctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	if _, err := cs.CoreV1().Services(namespace).List(ctx, metav1.ListOptions{Limit: 1}); err != nil {
+		return fmt.Errorf("cannot read the cluster (list Services in namespace %s): %w", namespace, err)
+	}
+	return nil
+}
+
+// ServerURL returns the address of the API server of cs, to name it in
+// reports, or "cluster" when it is not known.
+func ServerURL(cs kubernetes.Interface) string {
+	if rc, ok := cs.CoreV1().RESTClient().(*rest.RESTClient); ok && rc != nil && rc.Get().URL() != nil {
+		u := rc.Get().URL()
+		return u.Scheme + "://" + u.Host
+	}
+	return "cluster"
 }
 
 // ConfigFromCluster reads the PolicyConfig of the installed chart from the

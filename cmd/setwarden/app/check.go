@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -9,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/setwarden/setwarden/internal/check"
@@ -39,6 +42,7 @@ type checkOptions struct {
 	failOn        string
 	fix           bool
 	diff          bool
+	allowEmpty    bool
 }
 
 func newCheckCommand(streams Streams) *cobra.Command {
@@ -65,8 +69,11 @@ the fixed stream to standard output and the report to standard error.
 
 Exit status: 0 when no finding fails the check, 1 when one does (--fail-on deny,
 the default: Deny findings; warn: Deny and Warn; never: none), 2 for usage
-errors, an invalid --config, or input that could not be read (everything that
-could be read is still checked and reported).`,
+errors, an invalid --config, input that could not be read, no Kubernetes object
+at all (unless --allow-empty), or a --cluster that cannot be reached or read
+(everything that could be read is still checked and reported). Without a text
+report on standard output, input errors and a one-line summary go to standard
+error.`,
 		Example: `  setwarden check examples/
   setwarden check -f statefulset.yaml -f cluster/nodes.yaml -o json
   helm template redis bitnami/redis | setwarden check -f -
@@ -84,6 +91,7 @@ could be read is still checked and reported).`,
 	flags.StringVar(&o.failOn, "fail-on", o.failOn, "findings that fail the check (exit 1): "+strings.Join(report.FailOnValues, ", "))
 	flags.BoolVar(&o.fix, "fix", false, "apply the mutations (agent-tolerations) to the input files in place")
 	flags.BoolVar(&o.diff, "diff", false, "with --fix, print a unified diff instead of writing the files")
+	flags.BoolVar(&o.allowEmpty, "allow-empty", false, "let an input without any Kubernetes object pass (by default it is an input error)")
 	flags.BoolVar(&o.cluster.enabled, "cluster", false, "also read Services and Nodes from the live cluster (read-only; objects in the input take precedence)")
 	flags.StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "kubeconfig file for --cluster and --config-from-cluster (default: kubectl's)")
 	flags.StringVar(&o.cluster.context, "context", "", "kubeconfig context for --cluster and --config-from-cluster")
@@ -119,15 +127,12 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	live, cfg, err := o.connect(ctx, cfg)
-	if err != nil {
-		return &exitError{code: ExitUsage, msg: err.Error()}
-	}
+	live, cfg, clusterErrs := o.connect(ctx, cfg)
 	engine := policies.NewEngine(cfg)
 	reader := &manifest.Reader{Stdin: streams.In}
 	defer reader.Close()
-	var inputErrs []report.Problem
-	paths, inputErrs = check.Kustomize(reader, paths, o.kustomizeDirs)
+	paths, inputErrs := check.Kustomize(reader, paths, o.kustomizeDirs)
+	inputErrs = append(clusterErrs, inputErrs...)
 	// With a fixed stream on standard output, the report moves to stderr.
 	reportOut := streams.Out
 	if o.fix {
@@ -146,9 +151,14 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	// does not grow with the number of objects.
 	out := report.OpenOutputs(outs, report.FailOn(o.failOn), reportOut)
 	rep, err := check.Run(ctx, check.Input{Engine: engine, Reader: reader, Paths: paths, Errors: inputErrs,
-		Out: out, WithRules: out.NeedsRules(), OwnFiles: out.Files(), Live: live})
+		Out: out, WithRules: out.NeedsRules(), OwnFiles: out.Files(), Live: live, AllowEmpty: o.allowEmpty})
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
+	}
+	// Input errors never go unseen: without a text report on a standard
+	// stream, which lists them, they and a summary go to standard error.
+	if !report.TextOnStream(outs) {
+		report.WriteBrief(streams.ErrOut, rep)
 	}
 	switch {
 	case len(rep.Errors) > 0:
@@ -183,24 +193,50 @@ func (o *checkOptions) validate(paths []string) error {
 }
 
 // connect opens the live cluster when --cluster or --config-from-cluster
-// asks for it, and reads the installed PolicyConfig for the latter.
-func (o *checkOptions) connect(ctx context.Context, cfg *policies.Config) (kubernetes.Interface, *policies.Config, error) {
+// asks for it, reads the installed PolicyConfig for the latter, and probes
+// the cluster once for the former. A cluster that cannot be reached, or
+// refuses the credentials or the access, is an input error with the API
+// server's message, and the check goes on without it (with the built-in
+// PolicyConfig for --config-from-cluster).
+func (o *checkOptions) connect(ctx context.Context, cfg *policies.Config) (kubernetes.Interface, *policies.Config, []report.Problem) {
 	if !o.cluster.enabled && !o.cluster.configFromLive {
 		return nil, cfg, nil
 	}
+	flag := "--cluster"
+	if o.cluster.configFromLive {
+		flag = "--config-from-cluster"
+	}
 	cs, err := check.NewClient(o.cluster.kubeconfig, o.cluster.context, "setwarden-check")
 	if err != nil {
-		return nil, nil, err
+		return nil, cfg, []report.Problem{{File: flag, Message: err.Error() + "; checked without the cluster"}}
 	}
+	server := check.ServerURL(cs)
+	var errs []report.Problem
 	if o.cluster.configFromLive {
-		if cfg, err = check.ConfigFromCluster(ctx, cs, o.cluster.namespace, o.cluster.configMap); err != nil {
-			return nil, nil, err
+		live, err := check.ConfigFromCluster(ctx, cs, o.cluster.namespace, o.cluster.configMap)
+		if err != nil {
+			errs = append(errs, report.Problem{File: server, Message: "--config-from-cluster: " + err.Error() + "; checked with the built-in PolicyConfig"})
+			if !isAPIStatus(err) {
+				return nil, cfg, errs // not reached: probing again would only wait again
+			}
+		} else {
+			cfg = live
 		}
 	}
 	if !o.cluster.enabled {
-		cs = nil
+		return nil, cfg, errs
 	}
-	return cs, cfg, nil
+	if err := check.Probe(ctx, cs, metav1.NamespaceDefault); err != nil {
+		return nil, cfg, append(errs, report.Problem{File: server, Message: "--cluster: " + err.Error() + "; checked without the cluster"})
+	}
+	return cs, cfg, errs
+}
+
+// isAPIStatus reports whether err is an answer of the API server (such as
+// 401, 403 or 404), rather than a failure to reach it.
+func isAPIStatus(err error) bool {
+	var status apierrors.APIStatus
+	return errors.As(err, &status)
 }
 
 // loadConfig reads the PolicyConfig at path, or returns nil (the defaults)

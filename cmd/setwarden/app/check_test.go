@@ -83,8 +83,8 @@ func TestCheckCommand(t *testing.T) {
 		{
 			name:       "a closed standard input is an empty input, not a hang",
 			args:       []string{"check", "-"},
-			wantCode:   ExitOK,
-			wantStdout: []string{"objects: 0 read"},
+			wantCode:   ExitUsage,
+			wantStdout: []string{"error: no Kubernetes objects found in <stdin>", "objects: 0 read"},
 		},
 		{
 			name: "invalid YAML exits 2 after the other documents and files are checked",
@@ -227,8 +227,10 @@ func TestCheckJSONOutput(t *testing.T) {
 	checkWriteFiles(t, map[string]string{"sts.yaml": noServiceName, "broken.yaml": "kind: [\n"})
 	var stdout, stderr bytes.Buffer
 	code := Run(t.Context(), []string{"check", "-o", "json", "sts.yaml", "broken.yaml"}, nil, &stdout, &stderr)
-	if code != ExitUsage || stderr.Len() != 0 {
-		t.Fatalf("exit code = %d, stderr %q; want 2 and nothing on stderr", code, stderr.String())
+	wantStderr := "broken.yaml:1: error: invalid YAML: yaml: line 1: did not find expected node content\n" +
+		"setwarden check: 1 objects read, 1 evaluated; findings: Deny 1, Warn 0, Audit 0, Mutate 0; input errors: 1\n"
+	if code != ExitUsage || stderr.String() != wantStderr {
+		t.Fatalf("exit code = %d, stderr %q; want 2 and the input error and summary on stderr, %q", code, stderr.String(), wantStderr)
 	}
 	var got report.Report
 	dec := json.NewDecoder(&stdout)
