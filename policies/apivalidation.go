@@ -35,7 +35,8 @@ import (
 //   - AllowTaintTolerationComparisonOperators: false; the gate
 //     TaintTolerationComparisonOperators is alpha and off by default, and on
 //     CREATE there is no old spec using Lt/Gt. Lt and Gt tolerations are thus
-//     rejected as NotSupported.
+//     rejected as NotSupported, unless the PolicyConfig's featureGates say
+//     the cluster enables the gate.
 //   - MatchLabelKeysInPodAffinity is GA and locked on, so matchLabelKeys and
 //     mismatchLabelKeys are kept and validated.
 //
@@ -63,7 +64,8 @@ type apiValidationOptions struct {
 // createValidationOptions returns the options kube-apiserver v1.37.2 uses
 // when the object is created, with default feature gates.
 func createValidationOptions(in *Input) apiValidationOptions {
-	opts := apiValidationOptions{labels: in.labels}
+	opts := apiValidationOptions{labels: in.labels,
+		allowTaintTolerationComparisonOperators: in.Config.FeatureGates[FeatureGateTaintTolerationComparisonOperators]}
 	if in.GroupKind.Group == "" && in.GroupKind.Kind == "Pod" {
 		opts.mergeLabelKeys, opts.podLabels = true, in.PodMeta.Labels
 	}

@@ -464,3 +464,42 @@ func TestAPIValidationTolerationComparisonOperators(t *testing.T) {
 		})
 	}
 }
+
+// TestFeatureGateTaintTolerationComparisonOperators: a PolicyConfig that
+// says the cluster enables the gate makes toleration-invalid accept Lt and
+// Gt tolerations, as that cluster's API server does, and still check their
+// values.
+func TestFeatureGateTaintTolerationComparisonOperators(t *testing.T) {
+	gt := corev1.Toleration{Key: "gpu.example.com/generation", Operator: corev1.TolerationOpGt, Value: "3", Effect: corev1.TaintEffectNoSchedule}
+	notInt := gt
+	notInt.Value = "three"
+	tolerations := field.NewPath("spec", "template", "spec", "tolerations")
+	cases := []struct {
+		name       string
+		config     string
+		toleration corev1.Toleration
+		want       field.ErrorList
+	}{
+		{name: "without the gate Gt is not a supported operator", toleration: gt,
+			want: field.ErrorList{field.NotSupported(tolerations.Index(0).Child("operator"), corev1.TolerationOpGt,
+				[]corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists, corev1.TolerationOpLt, corev1.TolerationOpGt})}},
+		{name: "a gate set to false is the default", config: "featureGates: {TaintTolerationComparisonOperators: false}\n", toleration: gt,
+			want: field.ErrorList{field.NotSupported(tolerations.Index(0).Child("operator"), corev1.TolerationOpGt,
+				[]corev1.TolerationOperator{corev1.TolerationOpEqual, corev1.TolerationOpExists, corev1.TolerationOpLt, corev1.TolerationOpGt})}},
+		{name: "with the gate Gt with an integer value is accepted",
+			config: "featureGates: {TaintTolerationComparisonOperators: true}\n", toleration: gt},
+		{name: "with the gate Gt with a value that is not an integer is still refused",
+			config: "featureGates: {TaintTolerationComparisonOperators: true}\n", toleration: notInt,
+			want: field.ErrorList{
+				field.Invalid(tolerations.Index(0).Child("value"), "three", "must be a valid decimal integer in canonical form"),
+				field.Invalid(tolerations.Index(0).Child("value"), "three", `strconv.ParseInt: parsing "three": invalid syntax`),
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			in := inputFor(t, deploymentWith(2, corev1.PodSpec{Tolerations: []corev1.Toleration{tc.toleration}}))
+			in.Config = mustConfig(t, tc.config)
+			assertErrors(t, checkTolerationInvalid(in), tc.want)
+		})
+	}
+}

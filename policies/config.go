@@ -31,6 +31,13 @@ const (
 	ExemptReasonAnnotation = "setwarden.dev/exempt-reason"
 )
 
+// FeatureGateTaintTolerationComparisonOperators lets tolerations use the Lt
+// and Gt operators (an alpha gate of kube-apiserver, off by default).
+const FeatureGateTaintTolerationComparisonOperators = "TaintTolerationComparisonOperators"
+
+// FeatureGateNames are the feature gates a PolicyConfig may set.
+var FeatureGateNames = []string{FeatureGateTaintTolerationComparisonOperators}
+
 // Config is the PolicyConfig document shared by the webhook and the CLI.
 type Config struct {
 	metav1.TypeMeta `json:",inline"`
@@ -42,6 +49,11 @@ type Config struct {
 	Rules map[string]RuleConfig `json:"rules,omitempty"`
 	// Exemptions lists what is exempt from every rule.
 	Exemptions ExemptionsConfig `json:"exemptions,omitempty"`
+	// FeatureGates are the kube-apiserver feature gates the cluster enables
+	// beyond their defaults, so that the rules that port the API server's
+	// validation accept what it accepts. Only the gates in FeatureGateNames
+	// may be set.
+	FeatureGates map[string]bool `json:"featureGates,omitempty"`
 
 	agentSelector labels.Selector
 }
@@ -144,6 +156,11 @@ func (c *Config) Validate() field.ErrorList {
 	allErrs = append(allErrs, validateTaintConfigs(c.ControlPlaneTaints, field.NewPath("controlPlaneTaints"))...)
 	allErrs = append(allErrs, validateRuleConfigs(c.Rules, field.NewPath("rules"))...)
 	allErrs = append(allErrs, validateNamespaceNames(c.Exemptions.Namespaces, field.NewPath("exemptions", "namespaces"))...)
+	for _, gate := range slices.Sorted(maps.Keys(c.FeatureGates)) {
+		if !slices.Contains(FeatureGateNames, gate) {
+			allErrs = append(allErrs, field.NotSupported(field.NewPath("featureGates").Key(gate), gate, FeatureGateNames))
+		}
+	}
 	if len(allErrs) == 0 {
 		sel, err := metav1.LabelSelectorAsSelector(c.Agents.Selector)
 		if err != nil {

@@ -31,6 +31,11 @@ func TestParseConfig(t *testing.T) {
 		{name: "a bad agent selector is refused", doc: head + "agents:\n  selector: {matchLabels: {\"bad key!\": x}}\n", wantErr: `agents.selector.matchLabels: Invalid value: "bad key!"`},
 		{name: "a bad namespace name is refused", doc: head + "exemptions:\n  namespaces: [Kube_System]\n", wantErr: `exemptions.namespaces[0]: Invalid value: "Kube_System"`},
 		{name: "a document that is not YAML is refused", doc: "{", wantErr: "invalid PolicyConfig"},
+		{name: "a known feature gate is accepted", doc: head + "featureGates: {TaintTolerationComparisonOperators: true}\n"},
+		{name: "an unknown feature gate is refused with the known ones", doc: head + "featureGates: {TaintTolerationComparisonOperator: true}\n",
+			wantErr: `featureGates[TaintTolerationComparisonOperator]: Unsupported value: "TaintTolerationComparisonOperator": supported values: "TaintTolerationComparisonOperators"`},
+		{name: "a feature gate that is not a boolean is refused", doc: head + "featureGates: {TaintTolerationComparisonOperators: enabled}\n",
+			wantErr: "invalid PolicyConfig"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -81,6 +81,9 @@ app.kubernetes.io/component: admission-webhook
 {{- with $c.rules }}
 {{- $_ := set $doc "rules" . }}
 {{- end }}
+{{- with $c.featureGates }}
+{{- $_ := set $doc "featureGates" . }}
+{{- end }}
 {{- toYaml $doc }}
 {{- end }}
 
