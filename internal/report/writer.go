@@ -28,6 +28,12 @@ func (discard) Finish(*Report) error            { return nil }
 // spool keeps the part of an output that must wait for what precedes it
 // (counts, input errors) in a temporary file rather than in memory. The
 // file is created on the first write and removed by remove.
+//
+// It is kept for size: for JUnit, against encoding/xml writing the whole
+// document from memory, measured: 23 MiB vs 84 MiB of peak heap (3.7x,
+// growing with the objects), at 3.4 s vs 3.6 s, on
+// BenchmarkCheckAllOutputs10k (10,000 generated objects, every format),
+// 2026-12-07. YAML and SARIF hold back their results in it the same way.
 type spool struct {
 	pattern string
 	f       *os.File
