@@ -94,8 +94,9 @@ func checkStatefulSetVolumeClaimTemplatesEmpty(in *Input) field.ErrorList {
 }
 
 // checkStatefulSetVolumeClaimTemplateUnused reports volumeClaimTemplates
-// that no container or init container mounts: the claims are created and
-// paid for, but the data is written elsewhere.
+// that no container or init container mounts, or uses as a raw block device
+// (volumeDevices): the claims are created and paid for, but the data is
+// written elsewhere.
 func checkStatefulSetVolumeClaimTemplateUnused(in *Input) field.ErrorList {
 	allErrs := field.ErrorList{}
 	if in.StatefulSet == nil {
@@ -112,7 +113,8 @@ func checkStatefulSetVolumeClaimTemplateUnused(in *Input) field.ErrorList {
 
 func mountsVolume(spec *corev1.PodSpec, name string) bool {
 	mounts := func(c corev1.Container) bool {
-		return slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name })
+		return slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == name }) ||
+			slices.ContainsFunc(c.VolumeDevices, func(d corev1.VolumeDevice) bool { return d.Name == name })
 	}
 	return slices.ContainsFunc(spec.Containers, mounts) || slices.ContainsFunc(spec.InitContainers, mounts)
 }

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 )
 
 // redisStatefulSet returns a valid Redis StatefulSet "redis" in "data",
@@ -127,6 +128,21 @@ func TestStatefulSetRules(t *testing.T) {
 			sts: func(s *appsv1.StatefulSet) {
 				s.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "init", VolumeMounts: s.Spec.Template.Spec.Containers[0].VolumeMounts}}
 				s.Spec.Template.Spec.Containers[0].VolumeMounts = nil
+			},
+		},
+		{
+			name: "a claim template used only as a raw block device is used", check: checkStatefulSetVolumeClaimTemplateUnused,
+			sts: func(s *appsv1.StatefulSet) {
+				s.Spec.VolumeClaimTemplates[0].Spec.VolumeMode = ptr.To(corev1.PersistentVolumeBlock)
+				s.Spec.Template.Spec.Containers[0].VolumeMounts = nil
+				s.Spec.Template.Spec.Containers[0].VolumeDevices = []corev1.VolumeDevice{{Name: "data", DevicePath: "/dev/xvda"}}
+			},
+		},
+		{
+			name: "a claim template used as a raw block device only by an init container is used", check: checkStatefulSetVolumeClaimTemplateUnused,
+			sts: func(s *appsv1.StatefulSet) {
+				s.Spec.Template.Spec.Containers[0].VolumeMounts = nil
+				s.Spec.Template.Spec.InitContainers = []corev1.Container{{Name: "format", VolumeDevices: []corev1.VolumeDevice{{Name: "data", DevicePath: "/dev/xvda"}}}}
 			},
 		},
 		{
