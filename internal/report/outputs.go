@@ -163,9 +163,15 @@ func (o *openOutput) fail(err error) {
 }
 
 // ColorTerminal reports whether the text report on w is coloured: on a
-// terminal, unless NO_COLOR is set to a non-empty value (https://no-color.org).
+// terminal, unless NO_COLOR is set to a non-empty value (https://no-color.org)
+// or TERM is "dumb" (a terminal without escape sequences, such as Emacs's).
 func ColorTerminal(w io.Writer) bool {
-	return os.Getenv("NO_COLOR") == "" && isTerminal(w)
+	return colorAllowed() && isTerminal(w)
+}
+
+// colorAllowed reports whether the environment lets a terminal be coloured.
+func colorAllowed() bool {
+	return os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

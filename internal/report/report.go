@@ -332,7 +332,9 @@ type FailOn string
 const (
 	// FailOnDeny fails the check on Deny findings (the default).
 	FailOnDeny FailOn = "deny"
-	// FailOnWarn fails it on Deny and Warn findings.
+	// FailOnWarn fails it on Deny and Warn findings, and on Mutate ones (an
+	// agent DaemonSet the webhook would change: its manifest is not what
+	// runs).
 	FailOnWarn FailOn = "warn"
 	// FailOnNever never fails it for findings; input errors still do.
 	FailOnNever FailOn = "never"
@@ -347,7 +349,7 @@ func (f FailOn) Fails(a policies.Action) bool {
 	case FailOnDeny:
 		return a == policies.ActionDeny
 	case FailOnWarn:
-		return a == policies.ActionDeny || a == policies.ActionWarn
+		return a == policies.ActionDeny || a == policies.ActionWarn || a == policies.ActionMutate
 	}
 	return false
 }

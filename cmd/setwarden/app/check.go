@@ -68,7 +68,7 @@ with --diff it prints a unified diff instead. With standard input, --fix writes
 the fixed stream to standard output and the report to standard error.
 
 Exit status: 0 when no finding fails the check, 1 when one does (--fail-on deny,
-the default: Deny findings; warn: Deny and Warn; never: none), 2 for usage
+the default: Deny findings; warn: Deny, Warn and Mutate; never: none), 2 for usage
 errors, an invalid --config, input that could not be read, no Kubernetes object
 at all (unless --allow-empty), or a --cluster that cannot be reached or read
 (everything that could be read is still checked and reported). Without a text
@@ -98,7 +98,17 @@ error.`,
 	flags.BoolVar(&o.cluster.configFromLive, "config-from-cluster", false, "use the PolicyConfig of the setwarden installed in the cluster")
 	flags.StringVar(&o.cluster.namespace, "setwarden-namespace", policies.DefaultNamespace, "namespace of the installed setwarden, for --config-from-cluster")
 	flags.StringVar(&o.cluster.configMap, "setwarden-configmap", "setwarden-config", "ConfigMap holding the installed PolicyConfig, for --config-from-cluster")
+	// Shell completion offers the values of -o and --fail-on.
+	cmd.RegisterFlagCompletionFunc("output", fixedCompletion(report.Formats...))
+	cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletion(report.FailOnValues...))
 	return cmd
+}
+
+// fixedCompletion completes a flag with values, and never with file names.
+func fixedCompletion(values ...string) cobra.CompletionFunc {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
 }
 
 // checkGCPercent is the garbage collector's GOGC for a check. A check's

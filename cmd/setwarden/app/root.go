@@ -9,6 +9,8 @@ import (
 	"io"
 
 	"github.com/spf13/cobra"
+
+	"github.com/setwarden/setwarden/internal/version"
 )
 
 // Exit codes shared by every subcommand.
@@ -50,6 +52,8 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.Version = versionLine(version.Get())
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)
@@ -57,6 +61,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 	root.AddCommand(
 		newCheckCommand(streams),
 		newServeCommand(streams),
+		newVersionCommand(streams),
 		newAuditCommand(streams),
 	)
 	return root
