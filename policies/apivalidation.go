@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -72,9 +73,61 @@ func createValidationOptions(in *Input) apiValidationOptions {
 	return opts
 }
 
-// checkAffinityInvalid reports affinity that kube-apiserver would reject.
+// checkAffinityInvalid reports affinity that kube-apiserver would reject:
+// in the object itself, and for a controller also in each Pod it creates.
 func checkAffinityInvalid(in *Input) field.ErrorList {
-	return uniqueErrors(validateAffinity(in.PodSpec.Affinity, createValidationOptions(in), in.PodSpecPath.Child("affinity")))
+	opts, fldPath := createValidationOptions(in), in.PodSpecPath.Child("affinity")
+	allErrs := uniqueErrors(validateAffinity(in.PodSpec.Affinity, opts, fldPath))
+	if !opts.mergeLabelKeys {
+		allErrs = append(allErrs, checkPodsRefusedForMatchLabelKeys(in, opts, fldPath, allErrs)...)
+	}
+	return allErrs
+}
+
+// podAffinityPath is where the API server reports a Pod's affinity.
+var podAffinityPath = field.NewPath("spec", "affinity")
+
+// checkPodsRefusedForMatchLabelKeys reports matchLabelKeys that the API
+// server accepts in a controller's pod template but refuses in every Pod
+// the controller creates: the Pod strategy first adds `key In (value)` for
+// the pod's own label to the labelSelector, so a key the selector already
+// names is there twice. The finding is at the template's path, quoting the
+// Pod's error as the API server words it.
+func checkPodsRefusedForMatchLabelKeys(in *Input, opts apiValidationOptions, fldPath *field.Path, templateErrs field.ErrorList) field.ErrorList {
+	allErrs := field.ErrorList{}
+	if !hasMatchLabelKeys(in.PodSpec.Affinity) {
+		return allErrs
+	}
+	opts.mergeLabelKeys, opts.podLabels = true, in.PodMeta.Labels
+	for _, err := range uniqueErrors(validateAffinity(in.PodSpec.Affinity, opts, fldPath)) {
+		if err.Origin != "duplicatedLabelKeys" || slices.ContainsFunc(templateErrs, func(t *field.Error) bool { return t.Error() == err.Error() }) {
+			continue
+		}
+		podErr := *err
+		podErr.Field = podAffinityPath.String() + strings.TrimPrefix(err.Field, fldPath.String())
+		finding := field.Invalid(fldPath, err.BadValue, fmt.Sprintf(
+			"the %s is admitted, but the API server refuses every Pod created from it with %q, because it adds %s In (the pod's value) to the labelSelector for matchLabelKeys; remove %q from matchLabelKeys or from the labelSelector",
+			in.GroupKind.Kind, podErr.Error(), err.BadValue, err.BadValue)).WithOrigin(err.Origin)
+		finding.Field = err.Field // the term's path, indexed by the key's position, as for the Pod
+		allErrs = append(allErrs, finding)
+	}
+	return allErrs
+}
+
+// hasMatchLabelKeys reports whether any pod (anti-)affinity term sets matchLabelKeys.
+func hasMatchLabelKeys(affinity *corev1.Affinity) bool {
+	if affinity == nil {
+		return false
+	}
+	has := func(t corev1.PodAffinityTerm) bool { return len(t.MatchLabelKeys) > 0 }
+	weighted := func(t corev1.WeightedPodAffinityTerm) bool { return has(t.PodAffinityTerm) }
+	if pa := affinity.PodAffinity; pa != nil && (slices.ContainsFunc(pa.RequiredDuringSchedulingIgnoredDuringExecution, has) ||
+		slices.ContainsFunc(pa.PreferredDuringSchedulingIgnoredDuringExecution, weighted)) {
+		return true
+	}
+	paa := affinity.PodAntiAffinity
+	return paa != nil && (slices.ContainsFunc(paa.RequiredDuringSchedulingIgnoredDuringExecution, has) ||
+		slices.ContainsFunc(paa.PreferredDuringSchedulingIgnoredDuringExecution, weighted))
 }
 
 // checkTolerationInvalid reports tolerations that kube-apiserver would reject.

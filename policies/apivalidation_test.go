@@ -267,8 +267,6 @@ func TestAPIValidationPodAffinity(t *testing.T) {
 			affinity: apivalPodAffinity(corev1.PodAffinityTerm{LabelSelector: apivalSelector(), TopologyKey: "zone",
 				MatchLabelKeys: []string{"pod-template-hash", "tenant"}, MismatchLabelKeys: []string{"tenant"}}),
 			want: field.ErrorList{field.Invalid(apivalPodTerm0.Child("matchLabelKeys").Index(1), "tenant", "exists in both matchLabelKeys and mismatchLabelKeys")}},
-		{name: "A matchLabelKeys key also in a workload template's matchLabels is accepted, since templates are not merged",
-			affinity: apivalPodAffinity(corev1.PodAffinityTerm{LabelSelector: apivalSelector(), TopologyKey: "zone", MatchLabelKeys: []string{"app"}})},
 		{name: "A matchLabelKeys key twice in the labelSelector is reported at the term's index, as the API server does",
 			affinity: apivalPodAffinity(corev1.PodAffinityTerm{TopologyKey: "zone", MatchLabelKeys: []string{"tier", "app"},
 				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"},
@@ -500,6 +498,42 @@ func TestFeatureGateTaintTolerationComparisonOperators(t *testing.T) {
 			in := inputFor(t, deploymentWith(2, corev1.PodSpec{Tolerations: []corev1.Toleration{tc.toleration}}))
 			in.Config = mustConfig(t, tc.config)
 			assertErrors(t, checkTolerationInvalid(in), tc.want)
+		})
+	}
+}
+
+// TestAPIValidationControllerPodsRefusedForMatchLabelKeys: a controller
+// whose pod affinity term names in matchLabelKeys a key its labelSelector
+// already has is admitted, but each of its Pods is refused once the Pod
+// strategy merges the key into the selector; the finding says so on the
+// controller, quoting the Pod's error.
+func TestAPIValidationControllerPodsRefusedForMatchLabelKeys(t *testing.T) {
+	termPath := field.NewPath("spec", "template", "spec", "affinity", "podAffinity", "requiredDuringSchedulingIgnoredDuringExecution").Index(0)
+	refused := field.Invalid(termPath.Index(0), "app",
+		`the Deployment is admitted, but the API server refuses every Pod created from it with "spec.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0][0]: Invalid value: \"app\": exists in both matchLabelKeys and labelSelector", because it adds app In (the pod's value) to the labelSelector for matchLabelKeys; remove "app" from matchLabelKeys or from the labelSelector`)
+	cases := []struct {
+		name string
+		term corev1.PodAffinityTerm
+		want field.ErrorList
+	}{
+		{name: "a matchLabelKeys key that is also in matchLabels refuses every Pod",
+			term: corev1.PodAffinityTerm{LabelSelector: apivalSelector(), TopologyKey: "zone", MatchLabelKeys: []string{"app"}},
+			want: field.ErrorList{refused}},
+		{name: "a matchLabelKeys key the template does not carry is merged into no Pod",
+			term: corev1.PodAffinityTerm{LabelSelector: apivalSelector(), TopologyKey: "zone", MatchLabelKeys: []string{"pod-template-hash", "track"}}},
+		{name: "a mismatchLabelKeys key that is also in the labelSelector is allowed, as the API server allows it",
+			term: corev1.PodAffinityTerm{LabelSelector: apivalSelector(), TopologyKey: "zone", MismatchLabelKeys: []string{"app"}}},
+		{name: "a key twice in the template's own selector is reported once, as the template's error",
+			term: corev1.PodAffinityTerm{TopologyKey: "zone", MatchLabelKeys: []string{"app"}, LabelSelector: &metav1.LabelSelector{
+				MatchLabels:      map[string]string{"app": "web"},
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "app", Operator: metav1.LabelSelectorOpIn, Values: []string{"web"}}},
+			}},
+			want: field.ErrorList{field.Invalid(termPath.Index(0), "app", "exists in both matchLabelKeys and labelSelector")}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := deploymentWith(2, corev1.PodSpec{Affinity: apivalPodAffinity(tc.term)})
+			assertErrors(t, checkAffinityInvalid(inputFor(t, d)), tc.want)
 		})
 	}
 }
