@@ -79,6 +79,10 @@ type decoder struct {
 	// being decoded here: a worker hands Lists back, so that their items
 	// are spread over the workers too, a window at a time.
 	deferList func(b *decoder, src Source, items []jsontext.Value, depth int)
+	// skipNonObjects turns a document that is not a Kubernetes object into
+	// a notice instead of an error: set for files met in a directory walk,
+	// which hold values files, CI workflows and tools' configuration too.
+	skipNonObjects bool
 }
 
 // decodeYAMLDocument converts one YAML document to JSON and adds its objects.
@@ -136,8 +140,13 @@ func (b *decoder) decodeObject(src Source, data []byte, depth int) {
 		h = header{}
 		err = kjson.Unmarshal(data, &h)
 	}
+	isMapping := bytes.HasPrefix(bytes.TrimSpace(data), []byte("{"))
+	if b.skipNonObjects && depth == 0 && (!isMapping || err == nil && (h.APIVersion == "" || h.Kind == "")) {
+		b.v.noticef(Source{File: src.File}, notObjectNotice)
+		return
+	}
 	if err != nil {
-		if bytes.HasPrefix(bytes.TrimSpace(data), []byte("{")) {
+		if isMapping {
 			b.v.errorf(src, "not a Kubernetes object: %v", err)
 		} else {
 			b.v.errorf(src, "not a Kubernetes object: expected a mapping with apiVersion and kind")

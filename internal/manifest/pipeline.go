@@ -36,6 +36,7 @@ const (
 // would have yielded after that is dropped.
 type stream struct {
 	file   string
+	inDir  bool // met in a directory walk
 	failed bool
 }
 
@@ -128,7 +129,8 @@ func newBatch() *batch {
 			}
 			b.events = append(b.events, event{kind: evDocument, st: b.st, doc: *d})
 		},
-		Error: func(p Problem) { b.events = append(b.events, event{kind: evError, st: b.st, problem: p}) },
+		Error:  func(p Problem) { b.events = append(b.events, event{kind: evError, st: b.st, problem: p}) },
+		Notice: func(p Problem) { b.events = append(b.events, event{kind: evNotice, st: b.st, problem: p}) },
 	}
 	b.onList = func(d *decoder, src Source, items []jsontext.Value, depth int) {
 		l := &pendingList{src: src, depth: depth, items: items, raw: d.raw, rawLine: d.rawLine, fastYAML: d.fastYAML}
@@ -177,7 +179,8 @@ func (b *batch) decodeItem(it *item, fast *fastyaml.Converter) {
 			b.events = append(b.events, event{kind: evPanic, st: it.st, panicVal: p})
 		}
 	}()
-	d := &decoder{v: &b.rec, raw: it.raw, rawLine: it.rawLine, fast: fast, fastYAML: it.fastYAML, deferList: b.onList}
+	d := &decoder{v: &b.rec, raw: it.raw, rawLine: it.rawLine, fast: fast, fastYAML: it.fastYAML, deferList: b.onList,
+		skipNonObjects: it.st != nil && it.st.inDir}
 	if it.kind == itemYAML {
 		d.decodeYAMLDocument(it.src, it.chunkLine, it.data)
 		return

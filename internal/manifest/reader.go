@@ -129,8 +129,17 @@ type Reader struct {
 	// goroutine as it is read. Either way the Visitor is called on the
 	// calling goroutine, in input order.
 	Workers int
+	// Exclude are globs of paths that directory walks skip, matched against
+	// the path relative to the walked directory and against the base name
+	// (see ValidateGlob); an IgnoreFile at the root of a walked directory
+	// adds its own.
+	Exclude []string
+	// Expander, when set, reads some directories as something else than
+	// their files, such as Helm charts and kustomizations.
+	Expander Expander
 
-	spool      *os.File // standard input, once read
+	root       *walkRoot // the walked directory, during its walk
+	spool      *os.File  // standard input, once read
 	spoolErr   error
 	seenDirs   map[string]bool
 	seenFiles  map[string]bool
@@ -150,10 +159,14 @@ func (r *Reader) Close() error {
 }
 
 // Walk reads every path in order: "-" for stdin, a file whatever its name,
-// or a directory, recursively, for its .yaml, .yml and .json files. It never
+// or a directory, recursively, for its .yaml, .yml and .json files. In a
+// directory, files without any Kubernetes object are skipped with a notice,
+// the paths that Exclude and the root's IgnoreFile name are skipped, and the
+// directories the Expander recognizes are read as their expansion. It never
 // stops at the first problem; problems go to the Visitor.
 func (r *Reader) Walk(ctx context.Context, paths []string, v *Visitor) {
 	r.seenDirs, r.seenFiles, r.stdinTaken, r.queue = map[string]bool{}, map[string]bool{}, false, nil
+	v = oneNoticePerFile(v)
 	if workers := r.workers(); workers > 1 && !r.listing {
 		p := newPool(workers)
 		defer p.stop() // also when a callback ends the goroutine, as t.Fatal does
@@ -210,7 +223,9 @@ func (r *Reader) readPath(ctx context.Context, p string, v *Visitor) {
 		return
 	}
 	if info.IsDir() {
+		r.enterRoot(p, v)
 		r.walkDir(ctx, p, v)
+		r.root = nil
 		return
 	}
 	// A file named explicitly is read whatever its kind: `-f <(helm template ...)`
@@ -272,11 +287,17 @@ func (r *Reader) walkDir(ctx context.Context, dir string, v *Visitor) {
 	if err != nil {
 		v.errorf(Source{File: dir}, "%s", pathError(err))
 	}
+	if r.expandDir(ctx, dir, entries, v) {
+		return
+	}
 	for _, e := range entries {
 		if ctx.Err() != nil {
 			return
 		}
 		p := filepath.Join(dir, e.Name())
+		if r.excluded(p, e) {
+			continue
+		}
 		info, err := os.Stat(p) // follows symbolic links
 		switch {
 		case err != nil:

@@ -38,7 +38,7 @@ func (r *Reader) readStream(file string, in io.Reader, inDir bool, v *Visitor) {
 		}
 		return
 	}
-	out := r.newDocSink(file, v)
+	out := r.newDocSink(file, inDir, v)
 	defer out.end()
 	defer func() {
 		// The decoders are not ours; a panic in one must not lose the report.
@@ -246,17 +246,18 @@ func IsContentLine(line []byte) bool {
 // docSink takes the documents of one stream: with one worker it decodes
 // each at once, else it queues it for the workers.
 type docSink struct {
-	file string
-	v    *Visitor
-	q    *queue  // nil with one worker
-	st   *stream // with workers
-	fast fastyaml.Converter
+	file  string
+	inDir bool // met in a directory walk: see decoder.skipNonObjects
+	v     *Visitor
+	q     *queue  // nil with one worker
+	st    *stream // with workers
+	fast  fastyaml.Converter
 }
 
-func (r *Reader) newDocSink(file string, v *Visitor) *docSink {
-	out := &docSink{file: file, v: v, q: r.queue}
+func (r *Reader) newDocSink(file string, inDir bool, v *Visitor) *docSink {
+	out := &docSink{file: file, inDir: inDir, v: v, q: r.queue}
 	if out.q != nil {
-		out.st = &stream{file: file}
+		out.st = &stream{file: file, inDir: inDir}
 		out.q.st = out.st
 	}
 	return out
@@ -273,7 +274,7 @@ func (out *docSink) end() {
 func (out *docSink) yamlDocument(src Source, chunkLine int, doc []byte) {
 	switch {
 	case out.q == nil:
-		(&decoder{v: out.v, raw: doc, rawLine: chunkLine, fast: &out.fast}).decodeYAMLDocument(src, chunkLine, doc)
+		(&decoder{v: out.v, raw: doc, rawLine: chunkLine, fast: &out.fast, skipNonObjects: out.inDir}).decodeYAMLDocument(src, chunkLine, doc)
 	case !out.st.failed: // its reading stopped there
 		out.q.addYAML(out.st, src, chunkLine, doc)
 	}
@@ -283,7 +284,7 @@ func (out *docSink) yamlDocument(src Source, chunkLine int, doc []byte) {
 func (out *docSink) jsonValue(src Source, raw []byte) {
 	switch {
 	case out.q == nil:
-		(&decoder{v: out.v, raw: raw, rawLine: src.Line}).decodeObject(src, raw, 0)
+		(&decoder{v: out.v, raw: raw, rawLine: src.Line, skipNonObjects: out.inDir}).decodeObject(src, raw, 0)
 	case !out.st.failed:
 		out.q.add(item{kind: itemJSON, st: out.st, src: src, data: raw, raw: raw, rawLine: src.Line})
 	}
