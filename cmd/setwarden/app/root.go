@@ -63,6 +63,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newServeCommand(streams),
 		newVersionCommand(streams),
 		newAuditCommand(streams),
+		newRulesCommand(streams),
 	)
 	return root
 }
