@@ -66,7 +66,7 @@ var exporters = []exporter{
 
 // notExported says why each other rule stays with the webhook.
 var notExported = map[string]string{
-	policies.RuleUnknownField:                  "unknown and duplicate fields are dropped or refused by kube-apiserver before any admission policy sees the object",
+	"unknown-field":                            "unknown and duplicate fields are dropped or refused by kube-apiserver before any admission policy sees the object",
 	policies.RuleStatefulSetServiceHeadless:    "reads the governing Service: CEL cannot look up other objects",
 	policies.RuleStatefulSetServiceSelector:    "reads the governing Service: CEL cannot look up other objects",
 	policies.RuleStatefulSetServiceMissing:     "reads the governing Service: CEL cannot look up other objects",
