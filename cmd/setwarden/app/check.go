@@ -35,6 +35,7 @@ type clusterOptions struct {
 // checkOptions are the flags of `setwarden check`.
 type checkOptions struct {
 	cluster       clusterOptions
+	walk          walkOptions
 	filenames     []string
 	kustomizeDirs []string
 	outputs       []string
@@ -54,7 +55,15 @@ func newCheckCommand(streams Streams) *cobra.Command {
 
 Files, directories (read recursively for .yaml, .yml and .json files) and "-" for
 standard input are read; multi-document YAML, JSON and kind: List are supported.
--k DIR builds a kustomization in-process, as kubectl kustomize does. The Services
+-k DIR builds a kustomization in-process, as kubectl kustomize does.
+
+In directories, a Helm chart (a folder with Chart.yaml) is rendered in-process as
+helm template renders it (--values, --set, --release-name; vendored dependencies
+in charts/), and a folder with a kustomization.yaml is built; their findings
+point at the template or resource file. YAML and JSON files without Kubernetes
+objects (values files, CI workflows) are skipped with a notice. --exclude GLOB
+and a .setwardenignore file at the root of a walked directory (one glob per
+line, as .gitignore) skip paths. The Services
 and Nodes in the input stand for the cluster: rules that need Nodes are skipped
 when the input has none.
 
@@ -92,6 +101,7 @@ error.`,
 	flags.BoolVar(&o.fix, "fix", false, "apply the mutations (agent-tolerations) to the input files in place")
 	flags.BoolVar(&o.diff, "diff", false, "with --fix, print a unified diff instead of writing the files")
 	flags.BoolVar(&o.allowEmpty, "allow-empty", false, "let an input without any Kubernetes object pass (by default it is an input error)")
+	addWalkFlags(flags, &o.walk)
 	flags.BoolVar(&o.cluster.enabled, "cluster", false, "also read Services and Nodes from the live cluster (read-only; objects in the input take precedence)")
 	flags.StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "kubeconfig file for --cluster and --config-from-cluster (default: kubectl's)")
 	flags.StringVar(&o.cluster.context, "context", "", "kubeconfig context for --cluster and --config-from-cluster")
@@ -141,6 +151,9 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	engine := policies.NewEngine(cfg)
 	reader := &manifest.Reader{Stdin: streams.In}
 	defer reader.Close()
+	if err := o.walk.configure(reader); err != nil {
+		return &exitError{code: ExitUsage, msg: err.Error()}
+	}
 	paths, inputErrs := check.Kustomize(reader, paths, o.kustomizeDirs)
 	inputErrs = append(clusterErrs, inputErrs...)
 	// With a fixed stream on standard output, the report moves to stderr.

@@ -1,0 +1,3 @@
+{{- define "redis.labels" -}}
+app: {{ .Release.Name }}-redis
+{{- end -}}
