@@ -37,6 +37,10 @@ type Request struct {
 	View ClusterView
 	// Mode selects admission or offline reporting.
 	Mode Mode
+	// DecodeErrors are the object's unknown and duplicate fields, found by
+	// the offline check's strict decoding; admission has none (the API
+	// server drops or refuses them first).
+	DecodeErrors field.ErrorList
 }
 
 // Report is the outcome of evaluating one object.
@@ -74,6 +78,8 @@ type Input struct {
 	ServiceFound bool
 	// Nodes are the cluster's Nodes, for rules that declare NeedsNodes.
 	Nodes []*corev1.Node
+	// DecodeErrors are the request's DecodeErrors.
+	DecodeErrors field.ErrorList
 }
 
 // Engine evaluates objects against the rule catalogue under one Config.
@@ -126,6 +132,7 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) *Report {
 	exempt := e.exemptions(w, report)
 	enabled, actions, needNodes := e.enabledRules(w.Namespace())
 	in, missing := e.input(ctx, w, view, needNodes)
+	in.DecodeErrors = req.DecodeErrors
 	var old *Input
 	if req.OldObject != nil {
 		if oldW, ok := NewWorkload(req.OldObject); ok {

@@ -250,8 +250,8 @@ func TestRuleCatalogue(t *testing.T) {
 			t.Errorf("rule %s has default action %q", r.ID, r.DefaultAction)
 		}
 	}
-	if len(Rules) != 22 {
-		t.Errorf("the catalogue has %d rules, want 22", len(Rules))
+	if len(Rules) != 23 {
+		t.Errorf("the catalogue has %d rules, want 23", len(Rules))
 	}
 }
 

@@ -31,6 +31,7 @@ const (
 	RuleDaemonSetPodAntiAffinity      = "daemonset-pod-anti-affinity"
 	RuleMatchLabelKeysAbsent          = "affinity-match-label-keys-absent"
 	RuleTopologyKeyUnknown            = "topology-key-unknown"
+	RuleUnknownField                  = "unknown-field"
 )
 
 // Needs names the cluster data a rule reads beyond the object itself.
@@ -171,6 +172,9 @@ var Rules = []Rule{
 	// topologyKeys no node carries.
 	{ID: RuleTopologyKeyUnknown, DefaultAction: ActionWarn, Needs: NeedsNodes, Check: checkTopologyKeyUnknown,
 		Description: "A topologyKey that no current node carries."},
+	// Unknown and duplicate fields, which the API server drops or refuses before any rule sees the object.
+	{ID: RuleUnknownField, DefaultAction: ActionDeny, Check: checkUnknownFields,
+		Description: "A field the object's kind does not have (often a misspelling), or a field given twice."},
 }
 
 var ruleByID = func() map[string]*Rule {

@@ -14,6 +14,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/setwarden/setwarden/internal/manifest"
@@ -187,7 +188,7 @@ func (e *evaluator) judge(doc *manifest.Document) any {
 		return v
 	}
 	v.workload, v.ref.Namespace = w, w.Namespace()
-	v.report, v.err = evaluate(e.ctx, e.engine, doc.Object, e.view)
+	v.report, v.err = evaluate(e.ctx, e.engine, doc.Object, doc.FieldErrors, e.view)
 	return v
 }
 
@@ -198,6 +199,7 @@ func (e *evaluator) document(doc *manifest.Document) {
 	}
 	switch {
 	case v.workload == nil:
+		e.reportFieldErrors(doc, v.ref)
 		e.builder.AddNotEvaluated(v.ref)
 		return
 	case v.err != nil:
@@ -227,11 +229,11 @@ func (e *evaluator) enabledRules(gk schema.GroupKind, namespace string) []string
 
 // evaluate runs the engine on one object. A panic in a rule is a bug, but it
 // must not lose the report on every other object.
-func evaluate(ctx context.Context, engine *policies.Engine, obj runtime.Object, view policies.ClusterView) (r *policies.Report, err error) {
+func evaluate(ctx context.Context, engine *policies.Engine, obj runtime.Object, decodeErrs field.ErrorList, view policies.ClusterView) (r *policies.Report, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("internal error while evaluating the rules (please report it): %v", p)
 		}
 	}()
-	return engine.Evaluate(ctx, policies.Request{Object: obj, View: view, Mode: policies.ModeOffline}), nil
+	return engine.Evaluate(ctx, policies.Request{Object: obj, View: view, Mode: policies.ModeOffline, DecodeErrors: decodeErrs}), nil
 }

@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
 )
 
 // decoders are the kinds setwarden decodes into typed objects: the workload
@@ -79,6 +78,8 @@ type decoder struct {
 	// being decoded here: a worker hands Lists back, so that their items
 	// are spread over the workers too, a window at a time.
 	deferList func(b *decoder, src Source, items []jsontext.Value, depth int)
+	// strict carries a document's conversion to its strict decoding.
+	strict strictState
 	// skipNonObjects turns a document that is not a Kubernetes object into
 	// a notice instead of an error: set for files met in a directory walk,
 	// which hold values files, CI workflows and tools' configuration too.
@@ -89,11 +90,12 @@ type decoder struct {
 // chunkLine is the file line of the chunk's first line, which go-yaml's line
 // numbers count from; src.Line is the line reported for the object.
 func (b *decoder) decodeYAMLDocument(src Source, chunkLine int, data []byte) {
+	b.strict.fromYAML = true
 	j, ok := b.fast.Convert(data)
 	b.fastYAML = ok && !b.fast.NextLineFlow()
 	var err error
 	if !ok {
-		j, err = yaml.YAMLToJSON(data)
+		j, err = b.yamlToJSON(data, chunkLine)
 	}
 	if err != nil {
 		line := src.Line
@@ -180,7 +182,7 @@ func (b *decoder) decodeObject(src Source, data []byte, depth int) {
 		return
 	}
 	obj := newObj()
-	if err := kjson.Unmarshal(data, obj); err != nil {
+	if err := b.unmarshalTyped(data, obj, &doc, depth); err != nil {
 		b.v.errorf(src, "%s %s: %v", h.Kind, h.Metadata.Name, err)
 		return
 	}

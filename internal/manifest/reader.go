@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
 // StdinPath is the path that names standard input.
@@ -57,6 +58,9 @@ type Document struct {
 	// Object is the typed object for the kinds setwarden decodes (workloads,
 	// Services, Nodes), nil for every other kind.
 	Object runtime.Object
+	// FieldErrors are Object's unknown and duplicate fields, with their
+	// paths as the API server's strict field validation names them.
+	FieldErrors field.ErrorList
 	// Raw is the text of the YAML document or JSON value the object was
 	// decoded from, and RawLine the file line of its first line. Raw is only
 	// valid during the Visitor call: the reader reuses its buffer.
