@@ -12,6 +12,8 @@ COPY cmd/ cmd/
 COPY policies/ policies/
 COPY webhook/ webhook/
 COPY internal/ internal/
+# The README holds the rule texts that setwarden explain prints (readme.go embeds it).
+COPY README.md readme.go ./
 ARG TARGETOS=linux
 ARG TARGETARCH=amd64
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} \

@@ -64,6 +64,7 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		newVersionCommand(streams),
 		newAuditCommand(streams),
 		newRulesCommand(streams),
+		newExplainCommand(streams),
 		newExportCommand(streams),
 	)
 	return root
