@@ -1,10 +1,23 @@
 // Package version tells which setwarden is running, from the build
-// information the Go toolchain stamps into the binary.
+// information the Go toolchain stamps into the binary, or from the release
+// stamp `make dist` links in.
 package version
 
 import (
 	"runtime/debug"
 	"strings"
+)
+
+// The release stamp, set by `make dist` with
+// -ldflags "-X github.com/setwarden/setwarden/internal/version.version=v0.4.0
+// -X github.com/setwarden/setwarden/internal/version.revision=<commit>".
+// A build inside the work tree has no module version in its build
+// information ("(devel)"), and a release build may have no VCS information
+// either (-buildvcs=false, or a source archive without .git), so the release
+// says which it is itself. Empty means: read the build information.
+var (
+	version  string
+	revision string
 )
 
 // Info is the module version and the VCS revision of the build.
@@ -23,7 +36,7 @@ type Info struct {
 func Get() Info {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return Info{Version: "(unknown)"}
+		return stamped(Info{Version: "(unknown)"})
 	}
 	info := Info{Version: bi.Main.Version, GoVersion: bi.GoVersion}
 	if info.Version == "" {
@@ -40,6 +53,17 @@ func Get() Info {
 	}
 	if modified && info.Revision != "" {
 		info.Revision += "-dirty"
+	}
+	return stamped(info)
+}
+
+// stamped overrides info with the release stamp, where there is one.
+func stamped(info Info) Info {
+	if version != "" {
+		info.Version = version
+	}
+	if revision != "" {
+		info.Revision = revision
 	}
 	return info
 }
