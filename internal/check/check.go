@@ -33,6 +33,9 @@ type Input struct {
 	// Errors are input problems found before the check (kustomize, --fix),
 	// reported with the others.
 	Errors []report.Problem
+	// Notices are notices found before the check, such as the agents --fix
+	// could not fix.
+	Notices []report.Problem
 	// Out receives each object's results as it is judged.
 	Out report.Writer
 	// WithRules asks for each object's enabled rules (JUnit's testcases).
@@ -71,6 +74,9 @@ func Run(ctx context.Context, in Input) (*report.Report, error) {
 	b := report.NewBuilder(in.Out)
 	for _, p := range in.Errors {
 		b.AddError(p)
+	}
+	for _, p := range in.Notices {
+		b.AddNotice(p)
 	}
 	documents, errs := 0, len(in.Errors)
 	own := &ownFiles{outputs: in.OwnFiles, seen: map[string]bool{}}

@@ -36,16 +36,18 @@ type Files struct {
 // change. Standard input is fixed to Out, and the reader then reads the
 // fixed stream. usedOut reports whether Out now carries a stream or a diff,
 // so that a report must go elsewhere. A JSON file is left alone: kyaml would
-// rewrite it as YAML.
-func (o *Files) Apply(ctx context.Context, paths []string) (usedOut bool, errs []report.Problem) {
+// rewrite it as YAML; so are the items of a kind: List. notices name the
+// agent DaemonSets in them that needed the tolerations.
+func (o *Files) Apply(ctx context.Context, paths []string) (usedOut bool, errs, notices []report.Problem) {
 	engine, reader := o.Engine, o.Reader
 	for _, file := range reader.Files(ctx, paths) {
 		data, err := os.ReadFile(file)
 		if err != nil {
 			continue // the check reports unreadable files
 		}
-		if bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")) {
-			continue // JSON: kyaml would rewrite it as YAML
+		notices = append(notices, unfixable(engine, file, data, isJSON(data))...)
+		if isJSON(data) {
+			continue // kyaml would rewrite it as YAML
 		}
 		fixed, changes, err := Stream(engine, data)
 		switch {
@@ -65,19 +67,19 @@ func (o *Files) Apply(ctx context.Context, paths []string) (usedOut bool, errs [
 	}
 	for _, p := range paths {
 		if p == manifest.StdinPath && reader.Stdin != nil {
-			if err := o.fixStdin(); err != nil {
+			if err := o.fixStdin(&notices); err != nil {
 				errs = append(errs, report.Problem{File: manifest.StdinName, Message: "--fix: " + err.Error()})
 			}
 			usedOut = true
 			break
 		}
 	}
-	return usedOut, errs
+	return usedOut, errs, notices
 }
 
 // fixStdin writes the fixed stream (or its diff) to standard output, and
 // makes the check read the fixed stream.
-func (o *Files) fixStdin() error {
+func (o *Files) fixStdin(notices *[]report.Problem) error {
 	engine, reader := o.Engine, o.Reader
 	data, err := io.ReadAll(io.LimitReader(reader.Stdin, maxStdinFix+1))
 	reader.Stdin = bytes.NewReader(data)
@@ -87,6 +89,7 @@ func (o *Files) fixStdin() error {
 	if len(data) > maxStdinFix {
 		return fmt.Errorf("standard input is larger than %d MiB; fix files instead", maxStdinFix>>20)
 	}
+	*notices = append(*notices, unfixable(engine, manifest.StdinName, data, false)...) // Stream edits JSON as YAML
 	fixed, changes, err := Stream(engine, data)
 	if err != nil {
 		return err

@@ -96,7 +96,7 @@ error.`,
 	flags.StringArrayVarP(&o.filenames, "filename", "f", nil, `file, directory or "-" (stdin) to check; repeatable`)
 	flags.StringArrayVarP(&o.kustomizeDirs, "kustomize", "k", nil, "kustomization directory to build and check; repeatable")
 	flags.StringArrayVarP(&o.outputs, "output", "o", nil, "output FORMAT or FORMAT=FILE, FORMAT one of "+strings.Join(report.Formats, ", ")+"; repeatable (default text)")
-	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file (default: the built-in defaults)")
+	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file, or the chart's ConfigMap holding one (default: the built-in defaults)")
 	flags.StringVar(&o.failOn, "fail-on", o.failOn, "findings that fail the check (exit 1): "+strings.Join(report.FailOnValues, ", "))
 	flags.BoolVar(&o.fix, "fix", false, "apply the mutations (agent-tolerations) to the input files in place")
 	flags.BoolVar(&o.diff, "diff", false, "with --fix, print a unified diff instead of writing the files")
@@ -158,10 +158,11 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	inputErrs = append(clusterErrs, inputErrs...)
 	// With a fixed stream on standard output, the report moves to stderr.
 	reportOut := streams.Out
+	var notices []report.Problem
 	if o.fix {
 		fixer := &fix.Files{Engine: engine, Reader: reader, Diff: o.diff, Out: streams.Out, Log: streams.ErrOut}
-		fixed, errs := fixer.Apply(ctx, paths)
-		inputErrs = append(inputErrs, errs...)
+		fixed, errs, fixNotices := fixer.Apply(ctx, paths)
+		inputErrs, notices = append(inputErrs, errs...), fixNotices
 		if fixed {
 			reportOut = streams.ErrOut
 		}
@@ -173,7 +174,7 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	// The outputs are written while the input is checked, so that memory
 	// does not grow with the number of objects.
 	out := report.OpenOutputs(outs, report.FailOn(o.failOn), reportOut)
-	rep, err := check.Run(ctx, check.Input{Engine: engine, Reader: reader, Paths: paths, Errors: inputErrs,
+	rep, err := check.Run(ctx, check.Input{Engine: engine, Reader: reader, Paths: paths, Errors: inputErrs, Notices: notices,
 		Out: out, WithRules: out.NeedsRules(), OwnFiles: out.Files(), Live: live, AllowEmpty: o.allowEmpty})
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
