@@ -2,6 +2,7 @@ package native
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -123,6 +124,7 @@ func variantCases(n int) []testCase {
 		r := rand.New(rand.NewPCG(fidelity.Seed, uint64(i)))
 		obj := v.Object
 		w, _ := policies.NewWorkload(obj)
+		dropInvalid(obj, w.PodSpec)
 		if r.IntN(3) == 0 {
 			obj = daemonSet(r, v.Name, w.PodSpec)
 			w, _ = policies.NewWorkload(obj)
@@ -143,6 +145,22 @@ func variantCases(n int) []testCase {
 		cases = append(cases, testCase{name: fmt.Sprintf("%s (%T in %s)", v.Name, obj, obj.GetNamespace()), obj: obj})
 	}
 	return cases
+}
+
+// dropInvalid removes the generated affinity and tolerations that the API
+// server would refuse (test/fidelity proves the engine's affinity-invalid
+// and toleration-invalid are its verdicts), so that most variants reach
+// admission instead of failing validation on both paths alike.
+func dropInvalid(obj client.Object, spec *corev1.PodSpec) {
+	report := policies.NewEngine(nil).Evaluate(context.Background(), policies.Request{Object: obj, Mode: policies.ModeOffline})
+	for _, f := range report.Findings {
+		switch f.Rule {
+		case policies.RuleAffinityInvalid:
+			spec.Affinity = nil
+		case policies.RuleTolerationInvalid:
+			spec.Tolerations = nil
+		}
+	}
 }
 
 // daemonSet wraps a pod spec in a DaemonSet that the test config's agent

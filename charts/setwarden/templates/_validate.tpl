@@ -15,4 +15,19 @@ names the keys to change.
 {{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds) }}
 {{- fail (printf "terminationGracePeriodSeconds %v must exceed preStopSleepSeconds %v, or the kubelet kills the server before it drains" .Values.terminationGracePeriodSeconds .Values.preStopSleepSeconds) }}
 {{- end }}
+{{- if not (or .Values.webhook.enabled .Values.nativePolicies.enabled) }}
+{{- fail "webhook.enabled=false installs only the native policies: set nativePolicies.enabled=true too" }}
+{{- end }}
+{{- if .Values.nativePolicies.enabled }}
+{{- $c := .Values.config }}
+{{- $defaultTaints := list (dict "key" "node-role.kubernetes.io/control-plane" "effect" "NoSchedule") (dict "key" "node-role.kubernetes.io/master" "effect" "NoSchedule") }}
+{{- if or $c.agents.selector $c.agents.namespaces (ne (toJson $c.controlPlaneTaints) (toJson $defaultTaints)) }}
+{{- fail "nativePolicies.enabled renders the policies for the default agents and controlPlaneTaints; with config.agents or config.controlPlaneTaints set, apply `setwarden export --config` instead (docs/export.md)" }}
+{{- end }}
+{{- range $id, $rc := $c.rules }}
+{{- if or (get $rc "namespaces") (not (has (toString (get $rc "action")) (list "Off" "false"))) }}
+{{- fail (printf "nativePolicies.enabled follows config.rules only to turn a rule \"Off\" everywhere; for config.rules.%s apply `setwarden export --config` instead (docs/export.md)" $id) }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- end }}
