@@ -26,6 +26,7 @@ type auditOptions struct {
 	outputs       []string
 	failOn        string
 	pageSize      int64
+	watch         watchOptions
 }
 
 // whatIfFormats are the outputs of --what-if.
@@ -34,7 +35,7 @@ var whatIfFormats = []string{"text", "json", "yaml"}
 func newAuditCommand(streams Streams) *cobra.Command {
 	o := &auditOptions{failOn: string(report.FailOnDeny)}
 	cmd := &cobra.Command{
-		Use:   "audit [-n NAMESPACE | -A] [--what-if FILE]",
+		Use:   "audit [-n NAMESPACE | -A] [--what-if FILE | --watch]",
 		Short: "Judge the workloads that already run in a cluster",
 		Long: `Judge the workloads already in a cluster as the validating webhook would judge
 them if they were created now: Pods, ReplicationControllers, Deployments,
@@ -53,6 +54,14 @@ one.
 Outputs are check's (-o text|json|yaml|sarif|junit, FORMAT=FILE, repeatable),
 each result naming the object, with an empty file and line.
 
+--watch audits continuously, as the chart's audit Deployment does: every
+namespace (or -n NAMESPACE), each workload judged again when it, its
+governing Service, the Nodes (the rules that read Nodes only) or the
+PolicyConfig change. It keeps one openreports.io Report per workload with
+findings, raises a PolicyViolation Warning Event when a finding appears
+(--events=false: none) and serves setwarden_audit_* metrics; with
+--leader-elect (the default) only the replica holding the Lease writes.
+
 --what-if FILE judges each object's next update with the current PolicyConfig
 and with the one in FILE, and reports per rule the objects that would newly be
 denied, warned or audited, or no longer flagged (-o text|json|yaml).
@@ -64,10 +73,14 @@ errors, an invalid PolicyConfig, or a cluster that cannot be read.`,
 		Example: `  setwarden audit -A
   setwarden audit -n shop -o json
   setwarden audit -A -o text -o sarif=audit.sarif --fail-on warn
-  setwarden audit -A --what-if proposed-policy.yaml`,
+  setwarden audit -A --what-if proposed-policy.yaml
+  setwarden audit --watch --config-from-cluster`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			o.namespace = strings.TrimSpace(o.namespace)
+			if o.watch.enabled {
+				return o.runWatch(cmd.Context(), streams, cmd.Flags().Changed("namespace"))
+			}
 			return o.run(cmd.Context(), streams, cmd.Flags().Changed("namespace"))
 		},
 	}
@@ -84,6 +97,7 @@ errors, an invalid PolicyConfig, or a cluster that cannot be read.`,
 	flags.StringArrayVarP(&o.outputs, "output", "o", nil, "output FORMAT or FORMAT=FILE, FORMAT one of "+strings.Join(report.Formats, ", ")+"; repeatable (default text)")
 	flags.StringVar(&o.failOn, "fail-on", o.failOn, "findings that fail the audit (exit 1): "+strings.Join(report.FailOnValues, ", "))
 	flags.Int64Var(&o.pageSize, "page-size", audit.DefaultPageSize, "objects per list request")
+	o.watch.bindFlags(cmd)
 	return cmd
 }
 

@@ -1,0 +1,178 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/setwarden/setwarden/internal/audit"
+	"github.com/setwarden/setwarden/internal/server"
+)
+
+// watchOptions are the flags of `setwarden audit --watch`.
+type watchOptions struct {
+	enabled        bool
+	events         bool
+	workers        int
+	leaderElect    bool
+	leaderNS       string
+	leaderID       string
+	leaseDuration  time.Duration
+	renewDeadline  time.Duration
+	retryPeriod    time.Duration
+	metricsAddr    string
+	probeAddr      string
+	configInterval time.Duration
+	nodesDebounce  time.Duration
+	zap            zap.Options
+}
+
+func (w *watchOptions) bindFlags(cmd *cobra.Command) {
+	flags := cmd.Flags()
+	flags.BoolVar(&w.enabled, "watch", false, "audit continuously: keep a Report per workload with findings, raise Events, serve metrics")
+	flags.BoolVar(&w.events, "events", true, "with --watch: raise a Warning Event on a workload when a finding appears")
+	flags.IntVar(&w.workers, "workers", 2, "with --watch: objects judged at once")
+	flags.BoolVar(&w.leaderElect, "leader-elect", true, "with --watch: judge and write only while holding the Lease, so that replicas never both write")
+	flags.StringVar(&w.leaderNS, "leader-election-namespace", "", "with --watch: namespace of the Lease (default: the pod's, else --setwarden-namespace)")
+	flags.StringVar(&w.leaderID, "leader-election-id", "setwarden-audit", "with --watch: name of the Lease")
+	flags.DurationVar(&w.leaseDuration, "leader-election-lease-duration", 15*time.Second, "with --watch: how long a Lease not renewed keeps other replicas waiting")
+	flags.DurationVar(&w.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "with --watch: how long the leader tries to renew before it gives up")
+	flags.DurationVar(&w.retryPeriod, "leader-election-retry-period", 2*time.Second, "with --watch: how often replicas try to take or renew the Lease")
+	flags.StringVar(&w.metricsAddr, "metrics-bind-address", ":8080", `with --watch: metrics address, "0" to disable`)
+	flags.StringVar(&w.probeAddr, "health-probe-bind-address", ":8081", `with --watch: health and readiness probe address, "0" to disable`)
+	flags.DurationVar(&w.configInterval, "config-poll-interval", 2*time.Second, "with --watch and --config: how often the PolicyConfig file is checked for changes")
+	flags.DurationVar(&w.nodesDebounce, "nodes-debounce", time.Second, "with --watch: how long a burst of Node changes is gathered before the workloads are judged again")
+	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
+	w.zap.BindFlags(zapFlags)
+	flags.AddGoFlagSet(zapFlags)
+}
+
+// runWatch runs the continuous audit until SIGTERM: a manager whose
+// leader judges every workload, then each change, into Reports and Events.
+func (o *auditOptions) runWatch(ctx context.Context, streams Streams, namespaceSet bool) error {
+	w := &o.watch
+	switch {
+	case len(o.outputs) > 0 || o.whatIf != "" || o.failOn != "deny":
+		return &exitError{code: ExitUsage, msg: "--watch writes Reports, Events and metrics: -o, --what-if and --fail-on do not apply"}
+	case namespaceSet && o.namespace == "":
+		return &exitError{code: ExitUsage, msg: "-n needs a namespace; without -n, --watch audits every namespace"}
+	case o.config.File != "" && o.config.FromCluster:
+		return &exitError{code: ExitUsage, msg: "--config and --config-from-cluster both name the PolicyConfig: use one"}
+	case w.workers < 1:
+		return &exitError{code: ExitUsage, msg: "--workers must be at least 1"}
+	}
+	w.zap.DestWriter = streams.ErrOut
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&w.zap)))
+	restCfg, err := o.watchRESTConfig()
+	if err != nil {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("no Kubernetes API configuration: %v", err)}
+	}
+	namespace := ""
+	if namespaceSet {
+		namespace = o.namespace
+	}
+	mgr, err := o.newWatchManager(restCfg, namespace)
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	watcher := &audit.Watcher{
+		Metrics:            audit.NewWatchMetrics(metrics.Registry),
+		Config:             o.config,
+		ConfigPollInterval: w.configInterval,
+		Workers:            w.workers,
+		NodesDebounce:      w.nodesDebounce,
+	}
+	if w.events {
+		// The core/v1 recorder, for one Event per finding (see audit.Watcher).
+		watcher.Recorder = mgr.GetEventRecorderFor("setwarden-audit") //nolint:staticcheck
+	}
+	if err := audit.SetupWatcher(ctx, mgr, watcher); err != nil {
+		return err
+	}
+	if err := setupWatchChecks(ctx, mgr); err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("Starting the continuous audit", "leaderElection", w.leaderElect)
+	return mgr.Start(ctx)
+}
+
+// watchRESTConfig reads --kubeconfig and --context with kubectl's loading
+// rules, or the in-cluster config.
+func (o *auditOptions) watchRESTConfig() (*rest.Config, error) {
+	if o.kubeconfig == "" && o.context == "" {
+		return ctrl.GetConfig()
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = o.kubeconfig
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
+}
+
+// newWatchManager builds the manager: its caches (audit.CacheOptions), the
+// Lease, metrics and probes. The leader releases the Lease when it stops,
+// so that another replica takes over at once.
+func (o *auditOptions) newWatchManager(restCfg *rest.Config, namespace string) (manager.Manager, error) {
+	w := &o.watch
+	restCfg.UserAgent = "setwarden-audit"
+	scheme := newScheme()
+	if err := reportsv1alpha1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	leaderNS := w.leaderNS
+	if leaderNS == "" {
+		if _, err := rest.InClusterConfig(); err != nil {
+			leaderNS = o.config.Namespace // outside a pod, controller-runtime cannot guess it
+		}
+	}
+	return ctrl.NewManager(restCfg, ctrl.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: w.metricsAddr},
+		HealthProbeBindAddress:        w.probeAddr,
+		LeaderElection:                w.leaderElect,
+		LeaderElectionID:              w.leaderID,
+		LeaderElectionNamespace:       leaderNS,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &w.leaseDuration,
+		RenewDeadline:                 &w.renewDeadline,
+		RetryPeriod:                   &w.retryPeriod,
+		Cache:                         audit.CacheOptions(o.config, namespace),
+	})
+}
+
+// setupWatchChecks makes readiness true once the caches have synced, and
+// false as soon as shutdown begins.
+func setupWatchChecks(ctx context.Context, mgr manager.Manager) error {
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+		if ctx.Err() != nil {
+			return errors.New("shutting down")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := mgr.Add(&server.ReleaseAfterSync{Cache: mgr.GetCache()}); err != nil {
+		return err
+	}
+	return mgr.AddReadyzCheck("cache", server.CacheSynced(mgr.GetCache()))
+}

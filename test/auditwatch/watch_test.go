@@ -1,0 +1,325 @@
+package auditwatch
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/setwarden/setwarden/test/framework"
+)
+
+// fragileDeployment tolerates the control-plane taint by one value only:
+// toleration-value-fragile, a Warn.
+func fragileDeployment(namespace string) *appsv1.Deployment {
+	d := framework.WebDeployment(namespace)
+	d.Name = "fragile"
+	d.Spec.Template.Spec.Tolerations = []corev1.Toleration{{Key: "node-role.kubernetes.io/control-plane",
+		Operator: corev1.TolerationOpEqual, Value: "true", Effect: corev1.TaintEffectNoSchedule}}
+	return d
+}
+
+func TestViolationsBecomeReportsAndEvents(t *testing.T) {
+	c := adminClient(t)
+	ns := newNamespace(t)
+	sts := framework.BrokenStatefulSet(ns)
+	deploy := fragileDeployment(ns)
+	for _, obj := range []client.Object{sts, deploy} {
+		if err := c.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	rep := waitReport(t, c, sts, "statefulset-service-name")
+	if rep.Source != "setwarden" || rep.Labels["app.kubernetes.io/managed-by"] != "setwarden" {
+		t.Errorf("source %q, labels %v; want setwarden", rep.Source, rep.Labels)
+	}
+	wantScope := corev1.ObjectReference{APIVersion: "apps/v1", Kind: "StatefulSet", Namespace: ns, Name: "broken", UID: sts.UID}
+	if rep.Scope == nil || *rep.Scope != wantScope {
+		t.Errorf("scope %+v, want %+v", rep.Scope, wantScope)
+	}
+	wantOwner := []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "StatefulSet", Name: "broken", UID: sts.UID}}
+	if len(rep.OwnerReferences) != 1 || rep.OwnerReferences[0] != wantOwner[0] {
+		t.Errorf("ownerReferences %+v, want %+v (garbage-collected with the StatefulSet)", rep.OwnerReferences, wantOwner)
+	}
+	var fails int
+	for _, r := range rep.Results {
+		if r.Policy == "statefulset-service-name" {
+			if r.Rule != r.Policy || r.Result != "fail" || r.Severity != "high" || r.Source != "setwarden" ||
+				r.Properties["field"] != "spec.serviceName" || r.Properties["action"] != "Deny" ||
+				!strings.HasPrefix(r.Description, "spec.serviceName: Required value") || r.Timestamp.Seconds == 0 {
+				t.Errorf("result %+v", r)
+			}
+		}
+		if r.Result == "fail" {
+			fails++
+		}
+	}
+	if rep.Summary.Fail != fails || rep.Summary.Fail+rep.Summary.Warn != len(rep.Results) {
+		t.Errorf("summary %+v does not count the %d results", rep.Summary, len(rep.Results))
+	}
+
+	drep := waitReport(t, c, deploy, "toleration-value-fragile")
+	if len(drep.Results) != 1 || drep.Results[0].Result != "warn" || drep.Results[0].Severity != "medium" ||
+		drep.Results[0].Properties["field"] != "spec.template.spec.tolerations[0].operator" {
+		t.Errorf("Deployment's results %+v", drep.Results)
+	}
+	framework.WaitFor(t, "a PolicyViolation Event on the Deployment", 30*time.Second, func() bool {
+		return len(violationEvents(t, deploy)) == 1
+	})
+	ev := violationEvents(t, deploy)[0]
+	if ev.Type != corev1.EventTypeWarning || !strings.HasPrefix(ev.Message, "toleration-value-fragile (Warn): spec.template.spec.tolerations[0].operator: ") ||
+		!strings.Contains(ev.Message, "use operator: Exists") {
+		t.Errorf("Event %s %q", ev.Type, ev.Message)
+	}
+	framework.WaitFor(t, "one Event per finding of the StatefulSet", 30*time.Second, func() bool {
+		return len(violationEvents(t, sts)) == len(rep.Results)
+	})
+
+	// A change that keeps the finding judges again without a new Event or
+	// a Report write.
+	before, writes := leader.metric(t, judgedObject), leader.reportWrites(t)
+	deploy.Annotations = map[string]string{"touched": "yes"}
+	if err := c.Update(t.Context(), deploy); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, "the Deployment judged again", 30*time.Second, func() bool { return leader.metric(t, judgedObject) > before })
+	if got := leader.reportWrites(t); got != writes {
+		t.Errorf("%v Report writes for an unchanged finding, want 0", got-writes)
+	}
+	if n := len(violationEvents(t, deploy)); n != 1 {
+		t.Errorf("%d Events after re-evaluation, want still 1", n)
+	}
+
+	// Fixing the object deletes its Report.
+	deploy.Spec.Template.Spec.Tolerations[0].Operator, deploy.Spec.Template.Spec.Tolerations[0].Value = corev1.TolerationOpExists, ""
+	if err := c.Update(t.Context(), deploy); err != nil {
+		t.Fatal(err)
+	}
+	waitNoReport(t, c, deploy)
+}
+
+func TestGoverningServiceChanges(t *testing.T) {
+	c := adminClient(t)
+	ns := newNamespace(t)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns},
+		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone, Selector: map[string]string{"app": "db"},
+			Ports: []corev1.ServicePort{{Port: 5432, TargetPort: intstr.FromInt32(5432)}}}}
+	sts := framework.BrokenStatefulSet(ns)
+	sts.Name, sts.Spec.ServiceName = "db", "db"
+	sts.Spec.Selector.MatchLabels, sts.Spec.Template.Labels = map[string]string{"app": "db"}, map[string]string{"app": "db"}
+	sts.Spec.Template.Spec.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}
+	sts.Spec.VolumeClaimTemplates = []corev1.PersistentVolumeClaim{{ObjectMeta: metav1.ObjectMeta{Name: "data"},
+		Spec: corev1.PersistentVolumeClaimSpec{AccessModes: []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			Resources: corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}}}}}
+	other := framework.BrokenStatefulSet(ns) // names no Service: never judged for a Service change
+	for _, obj := range []client.Object{svc, sts, other} {
+		if err := c.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReport(t, c, other, "statefulset-service-name")
+	time.Sleep(2 * time.Second) // let the creations be judged
+	if rep, ok := reportOf(t, c, ns, sts); ok {
+		t.Fatalf("the StatefulSet with its Service has a Report: %+v", rep.Results)
+	}
+
+	before := leader.metric(t, judgedService)
+	if err := c.Delete(t.Context(), svc); err != nil {
+		t.Fatal(err)
+	}
+	rep := waitReport(t, c, sts, "statefulset-service-missing")
+	if rep.Results[0].Result != "warn" {
+		t.Errorf("statefulset-service-missing is a Warn by default, got %q", rep.Results[0].Result)
+	}
+	if got := leader.metric(t, judgedService) - before; got != 1 {
+		t.Errorf("deleting the Service judged %v objects again, want 1: the StatefulSet naming it", got)
+	}
+
+	svc.ResourceVersion = ""
+	if err := c.Create(t.Context(), svc); err != nil {
+		t.Fatal(err)
+	}
+	waitNoReport(t, c, sts)
+	if got := leader.metric(t, judgedService) - before; got != 2 {
+		t.Errorf("deleting and creating the Service judged %v objects again, want 2", got)
+	}
+}
+
+func TestRelabellingTheGPUNodes(t *testing.T) {
+	c := adminClient(t)
+	ns := newNamespace(t)
+	var nodes []*corev1.Node
+	for _, name := range []string{"gpu-a", "gpu-b"} {
+		n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"accelerator": "nvidia", "kubernetes.io/hostname": name}}}
+		if err := c.Create(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = env.Client.Delete(context.Background(), n) })
+		nodes = append(nodes, n)
+	}
+	trainer := framework.WebDeployment(ns)
+	trainer.Name = "trainer"
+	trainer.Spec.Template.Spec.Affinity = &corev1.Affinity{NodeAffinity: &corev1.NodeAffinity{
+		RequiredDuringSchedulingIgnoredDuringExecution: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+			MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "accelerator", Operator: corev1.NodeSelectorOpIn, Values: []string{"nvidia"}}}}}}}}
+	time.Sleep(time.Second) // the Nodes reach the cache before the trainer is judged
+	if err := c.Create(t.Context(), trainer); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, "the trainer judged", 30*time.Second, func() bool {
+		return leader.metric(t, `setwarden_audit_findings{action="Warn",rule="node-affinity-no-matching-nodes"}`) >= 0
+	})
+	time.Sleep(2 * time.Second)
+	if rep, ok := reportOf(t, c, ns, trainer); ok {
+		t.Fatalf("the trainer has a Report while GPU nodes exist: %+v", rep.Results)
+	}
+
+	before := leader.metric(t, judgedNodes)
+	for _, n := range nodes {
+		n.Labels["accelerator"] = "none"
+		if err := c.Update(t.Context(), n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep := waitReport(t, c, trainer, "node-affinity-no-matching-nodes")
+	if rep.Results[0].Properties["field"] != "spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution" {
+		t.Errorf("result %+v", rep.Results[0])
+	}
+	if leader.metric(t, judgedNodes) <= before {
+		t.Errorf("the Node change was not counted as the cause of the re-judgement")
+	}
+}
+
+func TestDryRunRaisesNothing(t *testing.T) {
+	c := adminClient(t)
+	ns := newNamespace(t)
+	deploy := fragileDeployment(ns)
+	judged := leader.metric(t, judgedObject)
+	if err := c.Create(t.Context(), deploy, client.DryRunAll); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if got := leader.metric(t, judgedObject); got != judged {
+		t.Errorf("a dry-run create was judged (%v)", got-judged)
+	}
+	list := &corev1.EventList{}
+	if err := c.List(t.Context(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Items) != 0 {
+		t.Errorf("a dry-run create raised %d Events", len(list.Items))
+	}
+}
+
+func TestConfigChangeJudgesEverythingOnce(t *testing.T) {
+	c := adminClient(t)
+	ns := newNamespace(t)
+	deploy := fragileDeployment(ns)
+	if err := c.Create(t.Context(), deploy); err != nil {
+		t.Fatal(err)
+	}
+	waitReport(t, c, deploy, "toleration-value-fragile")
+	time.Sleep(time.Second) // nothing else left to judge
+
+	workloads := countWorkloads(t, c)
+	judged, passesBefore := leader.metric(t, judgedConfig), leader.metric(t, passes)
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "setwarden-config", Namespace: framework.Namespace},
+		Data: map[string]string{"config.yaml": "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\nrules:\n  toleration-value-fragile: {action: \"Off\"}\n"}}
+	if err := c.Create(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Client.Delete(context.Background(), cm) })
+	if err := leader.waitPasses(passesBefore + 1); err != nil {
+		t.Fatal(err)
+	}
+	waitNoReport(t, c, deploy)
+	time.Sleep(time.Second)
+	if got := leader.metric(t, judgedConfig) - judged; got != float64(workloads) {
+		t.Errorf("the config change judged %v objects, want every workload once: %d", got, workloads)
+	}
+	if got := leader.metric(t, passes); got != passesBefore+1 {
+		t.Errorf("%v full passes for one config change, want 1", got-passesBefore)
+	}
+	// An invalid config is refused and the one in force stays.
+	cm.Data["config.yaml"] = "apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\nrules:\n  no-such-rule: {action: Deny}\n"
+	if err := c.Update(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+	framework.WaitFor(t, "the invalid config refused", 30*time.Second, func() bool {
+		return leader.metric(t, `setwarden_audit_config_reloads_total{result="error"}`) >= 1
+	})
+	if got := leader.metric(t, passes); got != passesBefore+1 {
+		t.Errorf("an invalid config started a pass")
+	}
+}
+
+// countWorkloads counts the workloads a full pass judges: every object of
+// the judged kinds whose controller is not one of them. The API server
+// runs no controllers, so only Deployments, StatefulSets and DaemonSets
+// the tests created exist, and no Pods or ReplicaSets.
+func countWorkloads(t *testing.T, c client.Client) int {
+	t.Helper()
+	var n int
+	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{},
+		&appsv1.ReplicaSetList{}, &corev1.PodList{}, &corev1.ReplicationControllerList{}} {
+		if err := c.List(t.Context(), list); err != nil {
+			t.Fatal(err)
+		}
+		switch l := list.(type) {
+		case *appsv1.DeploymentList:
+			n += len(l.Items)
+		case *appsv1.StatefulSetList:
+			n += len(l.Items)
+		case *appsv1.DaemonSetList:
+			n += len(l.Items)
+		case *appsv1.ReplicaSetList:
+			n += len(l.Items)
+		case *corev1.PodList:
+			n += len(l.Items)
+		case *corev1.ReplicationControllerList:
+			n += len(l.Items)
+		}
+	}
+	return n
+}
+
+// TestLeaderHandover runs last: a standby takes over from the leader that
+// stops, writes nothing for the unchanged results, and nothing at all in a
+// quiet period (20 s here, scaled down from a minute).
+func TestLeaderHandover(t *testing.T) {
+	standby, err := startWatcher("standby")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(standby.stop)
+	framework.WaitFor(t, "the standby ready", 60*time.Second, standby.ready)
+	time.Sleep(2 * time.Second)
+	if got := standby.metric(t, judgedStart); got != 0 {
+		t.Fatalf("the standby judged %v objects while the leader holds the Lease", got)
+	}
+	leader.stop()
+	if err := standby.waitPasses(1); err != nil {
+		t.Fatalf("%v\n%s", err, standby.log())
+	}
+	if got := standby.metric(t, judgedStart); got == 0 {
+		t.Errorf("the new leader judged nothing")
+	}
+	if got := standby.reportWrites(t); got != 0 {
+		t.Errorf("the new leader made %v Report writes for unchanged results, want 0", got)
+	}
+	if got := standby.metric(t, events); got != 0 {
+		t.Errorf("the new leader raised %v Events for findings already reported, want 0", got)
+	}
+	time.Sleep(20 * time.Second)
+	if got := standby.reportWrites(t); got != 0 {
+		t.Errorf("%v Report writes in a quiet period of 20 s, want 0", got)
+	}
+}
