@@ -47,6 +47,9 @@ type Input struct {
 	// AllowEmpty lets an input without any object pass; otherwise it is an
 	// input error, so that a failed helm template piped in cannot pass.
 	AllowEmpty bool
+	// Namespace is the namespace of the objects read without one, as
+	// kubectl -n gives it; empty means "default".
+	Namespace string
 }
 
 // Run checks the input in two streaming passes, so that memory does
@@ -80,8 +83,9 @@ func Run(ctx context.Context, in Input) (*report.Report, error) {
 	}
 	documents, errs := 0, len(in.Errors)
 	own := &ownFiles{outputs: in.OwnFiles, seen: map[string]bool{}}
-	view := buildView(ctx, in.Reader, in.Paths, in.Live, own)
-	ev := &evaluator{ctx: ctx, engine: in.Engine, view: view, builder: b, withRules: in.WithRules, rules: map[string][]string{}}
+	view := buildView(ctx, in.Reader, in.Paths, in.Live, own, in.Namespace)
+	ev := &evaluator{ctx: ctx, engine: in.Engine, view: view, builder: b, withRules: in.WithRules, rules: map[string][]string{},
+		namespace: in.Namespace}
 	in.Reader.Walk(ctx, in.Paths, &manifest.Visitor{
 		Prepare: ev.judge,
 		Document: func(doc *manifest.Document) {
@@ -144,10 +148,11 @@ func (o *ownFiles) has(file string) bool {
 
 // buildView returns the cluster the rules read: the Services and Nodes of
 // the input, layered over the live cluster with --cluster.
-func buildView(ctx context.Context, reader *manifest.Reader, paths []string, live kubernetes.Interface, own *ownFiles) policies.ClusterView {
+func buildView(ctx context.Context, reader *manifest.Reader, paths []string, live kubernetes.Interface, own *ownFiles, namespace string) policies.ClusterView {
 	view := manifest.NewView(nil)
 	reader.Walk(ctx, paths, &manifest.Visitor{Filter: manifest.MayHoldViewObjects, Document: func(doc *manifest.Document) {
 		if !own.has(doc.File) {
+			inNamespace(doc, namespace)
 			view.Add(doc)
 		}
 	}})
@@ -169,6 +174,7 @@ type evaluator struct {
 	builder   *report.Builder
 	withRules bool
 	rules     map[string][]string // enabled rules by kind/namespace, for JUnit
+	namespace string              // of the objects read without one
 }
 
 // verdict is the engine's report on one document: judge computes it on the
@@ -185,6 +191,7 @@ type verdict struct {
 // judge evaluates a document. It runs on the reader's workers: the engine
 // and the view are safe for concurrent use, and nothing else is touched.
 func (e *evaluator) judge(doc *manifest.Document) any {
+	inNamespace(doc, e.namespace)
 	v := &verdict{ref: report.ObjectRef{APIVersion: doc.APIVersion, Kind: doc.Kind, Namespace: doc.Namespace, Name: doc.Name}}
 	if doc.Object == nil {
 		return v

@@ -26,6 +26,9 @@ type Files struct {
 	Reader *manifest.Reader
 	// Diff prints a unified diff of each change to Out instead of writing.
 	Diff bool
+	// Namespace is the namespace of the objects without one (kubectl's -n);
+	// empty means "default".
+	Namespace string
 	// Out receives the fixed standard input, or the diffs; Log a line per
 	// change written.
 	Out, Log io.Writer
@@ -45,11 +48,11 @@ func (o *Files) Apply(ctx context.Context, paths []string) (usedOut bool, errs, 
 		if err != nil {
 			continue // the check reports unreadable files
 		}
-		notices = append(notices, unfixable(engine, file, data, isJSON(data))...)
+		notices = append(notices, unfixable(engine, o.Namespace, file, data, isJSON(data))...)
 		if isJSON(data) {
 			continue // kyaml would rewrite it as YAML
 		}
-		fixed, changes, err := Stream(engine, data)
+		fixed, changes, err := Stream(engine, o.Namespace, data)
 		switch {
 		case err != nil:
 			errs = append(errs, report.Problem{File: file, Message: "--fix: " + err.Error()})
@@ -89,8 +92,8 @@ func (o *Files) fixStdin(notices *[]report.Problem) error {
 	if len(data) > maxStdinFix {
 		return fmt.Errorf("standard input is larger than %d MiB; fix files instead", maxStdinFix>>20)
 	}
-	*notices = append(*notices, unfixable(engine, manifest.StdinName, data, false)...) // Stream edits JSON as YAML
-	fixed, changes, err := Stream(engine, data)
+	*notices = append(*notices, unfixable(engine, o.Namespace, manifest.StdinName, data, false)...) // Stream edits JSON as YAML
+	fixed, changes, err := Stream(engine, o.Namespace, data)
 	if err != nil {
 		return err
 	}

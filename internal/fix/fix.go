@@ -42,12 +42,14 @@ func (c Change) String() string {
 
 // Stream applies the mutations to a multi-document YAML stream and returns
 // the new stream and the changes; out is data itself when nothing changed.
-// A document that cannot be decoded is left alone: the check reports it.
-func Stream(engine *policies.Engine, data []byte) (out []byte, changes []Change, err error) {
+// Objects without a namespace are judged in namespace (kubectl's -n; empty
+// means "default"). A document that cannot be decoded is left alone: the
+// check reports it.
+func Stream(engine *policies.Engine, namespace string, data []byte) (out []byte, changes []Change, err error) {
 	var buf bytes.Buffer
 	for _, doc := range splitDocuments(data) {
 		body := doc.text[len(doc.separator):]
-		fixed, change, err := document(engine, body)
+		fixed, change, err := document(engine, namespace, body)
 		if err != nil {
 			return nil, nil, fmt.Errorf("line %d: %w", doc.line, err)
 		}
@@ -68,13 +70,16 @@ func Stream(engine *policies.Engine, data []byte) (out []byte, changes []Change,
 
 // document fixes one document body; it returns a nil Change when the body
 // needs no fix.
-func document(engine *policies.Engine, body []byte) ([]byte, *Change, error) {
+func document(engine *policies.Engine, namespace string, body []byte) ([]byte, *Change, error) {
 	if !bytes.Contains(body, []byte("DaemonSet")) {
 		return nil, nil, nil
 	}
 	var ds appsv1.DaemonSet
 	if err := yaml.Unmarshal(body, &ds); err != nil || ds.APIVersion != "apps/v1" || ds.Kind != "DaemonSet" {
 		return nil, nil, nil
+	}
+	if ds.Namespace == "" {
+		ds.Namespace = namespace
 	}
 	added := engine.MutateAgentTolerations(&ds)
 	if len(added) == 0 {

@@ -61,7 +61,7 @@ func TestFixStream(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, changes, err := Stream(policies.NewEngine(nil), []byte(tt.in))
+			got, changes, err := Stream(policies.NewEngine(nil), "", []byte(tt.in))
 			if err != nil {
 				t.Fatalf("Stream() error = %v", err)
 			}
@@ -86,11 +86,11 @@ func TestFixIsIdempotent(t *testing.T) {
 	agent := fixManifest(t, "agent-wide-style.yaml")
 	compactAgent := fixManifest(t, "agent-compact-style.yaml")
 	engine := policies.NewEngine(nil)
-	once, _, err := Stream(engine, []byte(svc+"---\n"+agent+"---\n"+compactAgent))
+	once, _, err := Stream(engine, "", []byte(svc+"---\n"+agent+"---\n"+compactAgent))
 	if err != nil {
 		t.Fatal(err)
 	}
-	twice, changes, err := Stream(engine, once)
+	twice, changes, err := Stream(engine, "", once)
 	if err != nil || len(changes) != 0 || string(twice) != string(once) {
 		t.Errorf("second pass = %d changes, err %v, output changed %v; want nothing to fix", len(changes), err, string(twice) != string(once))
 	}

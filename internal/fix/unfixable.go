@@ -26,7 +26,7 @@ func isJSON(data []byte) bool { return bytes.HasPrefix(bytes.TrimLeft(data, " \t
 // tolerations which --fix cannot add: every one in JSON (asJSON), and the
 // items of a kind: List in YAML (Stream fixes the others). Documents that
 // cannot be decoded are left to the check.
-func unfixable(engine *policies.Engine, file string, data []byte, asJSON bool) []report.Problem {
+func unfixable(engine *policies.Engine, namespace, file string, data []byte, asJSON bool) []report.Problem {
 	var notices []report.Problem
 	for _, doc := range splitDocuments(data) {
 		var head struct {
@@ -40,11 +40,11 @@ func unfixable(engine *policies.Engine, file string, data []byte, asJSON bool) [
 		line := doc.line + contentOffset(doc.text)
 		if head.Items != nil {
 			for _, item := range head.Items {
-				if ref, ok := agentToFix(engine, item); ok {
+				if ref, ok := agentToFix(engine, namespace, item); ok {
 					notices = append(notices, report.Problem{File: file, Line: line, Object: ref, Message: unfixableNotice(asJSON)})
 				}
 			}
-		} else if ref, ok := agentToFix(engine, body); ok && asJSON {
+		} else if ref, ok := agentToFix(engine, namespace, body); ok && asJSON {
 			notices = append(notices, report.Problem{File: file, Line: line, Object: ref, Message: unfixableJSON})
 		}
 	}
@@ -59,18 +59,20 @@ func unfixableNotice(asJSON bool) string {
 }
 
 // agentToFix decodes an object and reports whether it is a DaemonSet the
-// mutation would change.
-func agentToFix(engine *policies.Engine, data []byte) (*report.ObjectRef, bool) {
+// mutation would change, judged in namespace when it has none.
+func agentToFix(engine *policies.Engine, namespace string, data []byte) (*report.ObjectRef, bool) {
 	var ds appsv1.DaemonSet
 	if err := yaml.Unmarshal(data, &ds); err != nil || ds.APIVersion != "apps/v1" || ds.Kind != "DaemonSet" {
 		return nil, false
 	}
-	namespace := ds.Namespace
-	if namespace == "" {
-		namespace = metav1.NamespaceDefault
+	if ds.Namespace == "" {
+		ds.Namespace = namespace
+	}
+	if ds.Namespace == "" {
+		ds.Namespace = metav1.NamespaceDefault
 	}
 	if len(engine.MutateAgentTolerations(&ds)) == 0 {
 		return nil, false
 	}
-	return &report.ObjectRef{APIVersion: ds.APIVersion, Kind: ds.Kind, Namespace: namespace, Name: ds.Name}, true
+	return &report.ObjectRef{APIVersion: ds.APIVersion, Kind: ds.Kind, Namespace: ds.Namespace, Name: ds.Name}, true
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -44,10 +45,12 @@ type checkOptions struct {
 	fix           bool
 	diff          bool
 	allowEmpty    bool
+	// namespace is where objects without one are judged, as kubectl -n.
+	namespace string
 }
 
 func newCheckCommand(streams Streams) *cobra.Command {
-	o := &checkOptions{failOn: string(report.FailOnDeny)}
+	o := &checkOptions{failOn: string(report.FailOnDeny), namespace: metav1.NamespaceDefault}
 	cmd := &cobra.Command{
 		Use:   "check [PATH...] [-f PATH]... [-k DIR]...",
 		Short: "Check manifests offline against the policies",
@@ -56,6 +59,8 @@ func newCheckCommand(streams Streams) *cobra.Command {
 Files, directories (read recursively for .yaml, .yml and .json files) and "-" for
 standard input are read; multi-document YAML, JSON and kind: List are supported.
 -k DIR builds a kustomization in-process, as kubectl kustomize does.
+Objects that name no namespace are judged in the -n namespace ("default"
+unless given), as kubectl would create them.
 
 In directories, a Helm chart (a folder with Chart.yaml) is rendered in-process as
 helm template renders it (--values, --set, --release-name; vendored dependencies
@@ -101,6 +106,7 @@ error.`,
 	flags.BoolVar(&o.fix, "fix", false, "apply the mutations (agent-tolerations) to the input files in place")
 	flags.BoolVar(&o.diff, "diff", false, "with --fix, print a unified diff instead of writing the files")
 	flags.BoolVar(&o.allowEmpty, "allow-empty", false, "let an input without any Kubernetes object pass (by default it is an input error)")
+	flags.StringVarP(&o.namespace, "namespace", "n", o.namespace, "namespace of the objects that name none, as with kubectl: for exemptions, per-namespace actions, Service lookups and the report")
 	addWalkFlags(flags, &o.walk)
 	flags.BoolVar(&o.cluster.enabled, "cluster", false, "also read Services and Nodes from the live cluster (read-only; objects in the input take precedence)")
 	flags.StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "kubeconfig file for --cluster and --config-from-cluster (default: kubectl's)")
@@ -151,6 +157,7 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	engine := policies.NewEngine(cfg)
 	reader := &manifest.Reader{Stdin: streams.In}
 	defer reader.Close()
+	o.walk.helm.Namespace = o.namespace // .Release.Namespace, as helm template -n sets it
 	if err := o.walk.configure(reader); err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
@@ -160,7 +167,7 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	reportOut := streams.Out
 	var notices []report.Problem
 	if o.fix {
-		fixer := &fix.Files{Engine: engine, Reader: reader, Diff: o.diff, Out: streams.Out, Log: streams.ErrOut}
+		fixer := &fix.Files{Engine: engine, Reader: reader, Diff: o.diff, Out: streams.Out, Log: streams.ErrOut, Namespace: o.namespace}
 		fixed, errs, fixNotices := fixer.Apply(ctx, paths)
 		inputErrs, notices = append(inputErrs, errs...), fixNotices
 		if fixed {
@@ -175,7 +182,7 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	// does not grow with the number of objects.
 	out := report.OpenOutputs(outs, report.FailOn(o.failOn), reportOut)
 	rep, err := check.Run(ctx, check.Input{Engine: engine, Reader: reader, Paths: paths, Errors: inputErrs, Notices: notices,
-		Out: out, WithRules: out.NeedsRules(), OwnFiles: out.Files(), Live: live, AllowEmpty: o.allowEmpty})
+		Out: out, WithRules: out.NeedsRules(), OwnFiles: out.Files(), Live: live, AllowEmpty: o.allowEmpty, Namespace: o.namespace})
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
@@ -200,6 +207,9 @@ func (o *checkOptions) validate(paths []string) error {
 	}
 	if len(paths) == 0 && len(o.kustomizeDirs) == 0 {
 		return &exitError{code: ExitUsage, msg: `nothing to check: give files or directories, -k DIR, or "-f -" for standard input`}
+	}
+	if msgs := apimachineryvalidation.ValidateNamespaceName(o.namespace, false); len(msgs) > 0 {
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--namespace %q: %s", o.namespace, strings.Join(msgs, "; "))}
 	}
 	if o.diff && !o.fix {
 		return &exitError{code: ExitUsage, msg: "--diff shows what --fix would change: use it with --fix"}
@@ -250,7 +260,7 @@ func (o *checkOptions) connect(ctx context.Context, cfg *policies.Config) (kuber
 	if !o.cluster.enabled {
 		return nil, cfg, errs
 	}
-	if err := check.Probe(ctx, cs, metav1.NamespaceDefault); err != nil {
+	if err := check.Probe(ctx, cs, o.namespace); err != nil {
 		return nil, cfg, append(errs, report.Problem{File: server, Message: "--cluster: " + err.Error() + "; checked without the cluster"})
 	}
 	return cs, cfg, errs

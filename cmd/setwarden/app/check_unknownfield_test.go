@@ -49,7 +49,7 @@ func TestCheckUnknownFields(t *testing.T) {
 			files:    map[string]string{"svc.yaml": "apiVersion: v1\nkind: Service\nmetadata:\n  name: db\nspec:\n  clusterIP: None\n  selecter: {app: db}\n"},
 			args:     []string{"check", "svc.yaml"},
 			wantCode: ExitUsage,
-			wantStdout: []string{`svc.yaml:7: error: Service db: spec.selecter: Forbidden: unknown field; did you mean "selector"? (rule unknown-field)`,
+			wantStdout: []string{`svc.yaml:7: error: Service default/db: spec.selecter: Forbidden: unknown field; did you mean "selector"? (rule unknown-field)`,
 				"  input errors: 1"},
 		},
 	})
