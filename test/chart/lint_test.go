@@ -147,6 +147,18 @@ func TestChartSchemaRefusesBadValues(t *testing.T) {
 		{name: "a grace period the preStop sleep uses up",
 			args: []string{"--set", "terminationGracePeriodSeconds=5"},
 			want: []string{"terminationGracePeriodSeconds 5 must exceed preStopSleepSeconds 5"}},
+		{name: "an existing ServiceAccount without its name",
+			args: []string{"--set", "serviceAccount.create=false"},
+			want: []string{"serviceAccount.name is required when serviceAccount.create is false"}},
+		{name: "an objectSelector label that contradicts the agent selector",
+			args: []string{"--set-string", "webhook.objectSelector.matchLabels.setwarden\\.dev/agent=false"},
+			want: []string{"webhook.objectSelector.matchLabels.setwarden.dev/agent=false contradicts the agent selector's setwarden.dev/agent=true"}},
+		{name: "a match condition without its expression",
+			args: []string{"--set", "webhook.matchConditions[0].name=x"},
+			want: []string{"- at '/webhook/matchConditions/0': missing property 'expression'"}},
+		{name: "an extra volume mount without its path",
+			args: []string{"--set", "extraVolumeMounts[0].name=x"},
+			want: []string{"- at '/extraVolumeMounts/0': missing property 'mountPath'"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,7 +225,7 @@ func TestChartSchemaKnowsEveryRule(t *testing.T) {
 }
 
 // chartOpaqueValues are maps documented as a whole, being Kubernetes types.
-var chartOpaqueValues = []string{"resources", "audit.resources"}
+var chartOpaqueValues = []string{"resources", "audit.resources", "podSecurityContext", "containerSecurityContext"}
 
 // TestChartReadmeDocumentsEveryValue checks that every value of values.yaml
 // has a row in the README's table.

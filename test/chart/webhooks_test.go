@@ -64,8 +64,11 @@ func TestChartWebhookConfigurations(t *testing.T) {
 		servicePort             int32
 		namespaceSelector       *metav1.LabelSelector
 		objectSelector          *metav1.LabelSelector
-		caBundle                []byte
-		injectCAFrom            string
+		// validatingObjectSelector is the validating webhook's: only webhook.objectSelector sets it.
+		validatingObjectSelector *metav1.LabelSelector
+		matchConditions          []admissionregistrationv1.MatchCondition
+		caBundle                 []byte
+		injectCAFrom             string
 	}{
 		{name: "the defaults select agents by label, so the mutating webhook sees only labelled DaemonSets",
 			fullname: "sw-setwarden", mutatePolicy: admissionregistrationv1.Ignore, valPolicy: admissionregistrationv1.Fail,
@@ -99,7 +102,21 @@ func TestChartWebhookConfigurations(t *testing.T) {
 				chartNotIn("kube-system", chartNamespace, "monitoring"),
 				{Key: "setwarden.dev/ignore", Operator: metav1.LabelSelectorOpDoesNotExist},
 			}},
+			objectSelector:           everythingObjectSelector,
+			validatingObjectSelector: everythingObjectSelector,
+			matchConditions: []admissionregistrationv1.MatchCondition{{Name: "not-a-dry-run-bot",
+				Expression: "request.userInfo.username != 'system:serviceaccount:ci:dry-runner'"}},
 			caBundle: caPEM},
+		{name: "webhook.objectSelector is ANDed with the agent selector for the mutating webhook",
+			args: []string{"--set", "webhook.objectSelector.matchLabels.team=platform",
+				"--set", "webhook.objectSelector.matchExpressions[0].key=skip", "--set", "webhook.objectSelector.matchExpressions[0].operator=DoesNotExist"},
+			fullname: "sw-setwarden", mutatePolicy: admissionregistrationv1.Ignore, valPolicy: admissionregistrationv1.Fail,
+			timeout: 5, servicePort: 443,
+			namespaceSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{chartNotIn("kube-system", chartNamespace)}},
+			objectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"setwarden.dev/agent": "true", "team": "platform"},
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "skip", Operator: metav1.LabelSelectorOpDoesNotExist}}},
+			validatingObjectSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "platform"},
+				MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "skip", Operator: metav1.LabelSelectorOpDoesNotExist}}}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,9 +133,11 @@ func TestChartWebhookConfigurations(t *testing.T) {
 			wantM.FailurePolicy, wantM.TimeoutSeconds = ptr.To(tc.mutatePolicy), ptr.To(tc.timeout)
 			wantM.NamespaceSelector, wantM.ObjectSelector = tc.namespaceSelector, tc.objectSelector
 			wantM.ClientConfig = svc("/mutate")
+			wantM.MatchConditions = tc.matchConditions
 			wantV := srcV.Webhooks[0]
 			wantV.FailurePolicy, wantV.TimeoutSeconds = ptr.To(tc.valPolicy), ptr.To(tc.timeout)
-			wantV.NamespaceSelector = tc.namespaceSelector
+			wantV.NamespaceSelector, wantV.ObjectSelector = tc.namespaceSelector, tc.validatingObjectSelector
+			wantV.MatchConditions = tc.matchConditions
 			wantV.ClientConfig = svc("/validate")
 			if diff := cmp.Diff([]admissionregistrationv1.MutatingWebhook{wantM}, m.Webhooks); diff != "" {
 				t.Errorf("mutating webhooks (-want +got):\n%s", diff)
@@ -134,6 +153,10 @@ func TestChartWebhookConfigurations(t *testing.T) {
 		})
 	}
 }
+
+// everythingObjectSelector is webhook.objectSelector in testdata/everything.yaml.
+var everythingObjectSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"example.com/tier": "infra"},
+	MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "example.com/no-setwarden", Operator: metav1.LabelSelectorOpDoesNotExist}}}
 
 // TestChartWebhookSourceIsNarrow pins the scope files/webhooks.yaml gives
 // both webhooks, which the chart renders unchanged: mutation only of

@@ -127,3 +127,32 @@ every selector an operator sets.
 {{- define "setwarden.agentSelector" -}}
 {{- default (dict "matchLabels" (dict "setwarden.dev/agent" "true")) .Values.config.agents.selector | toJson }}
 {{- end }}
+
+{{/* The ServiceAccount of the server pods: the chart's own, or one named in serviceAccount.name. */}}
+{{- define "setwarden.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "setwarden.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+terminationGracePeriodSeconds, unless set: the preStop sleep, then the
+graceful-shutdown timeout (a Go duration such as 30s or 1m30s), plus 10
+seconds for the process to exit, so the kubelet never kills a server that
+is still draining.
+*/}}
+{{- define "setwarden.terminationGracePeriodSeconds" -}}
+{{- with .Values.terminationGracePeriodSeconds }}
+{{- . }}
+{{- else }}
+{{- $unit := dict "h" 3600.0 "m" 60.0 "s" 1.0 "ms" 0.001 "us" 0.000001 "µs" 0.000001 "ns" 0.000000001 }}
+{{- $seconds := 0.0 }}
+{{- range regexFindAll "[0-9.]+(ns|us|µs|ms|s|m|h)" .Values.gracefulShutdownTimeout -1 }}
+{{- $n := regexFind "^[0-9.]+" . }}
+{{- $seconds = addf $seconds (mulf (float64 $n) (get $unit (trimPrefix $n .))) }}
+{{- end }}
+{{- add (ceil $seconds | int) .Values.preStopSleepSeconds 10 }}
+{{- end }}
+{{- end }}

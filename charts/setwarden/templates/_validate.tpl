@@ -12,7 +12,7 @@ names the keys to change.
 {{- if and .Values.metrics.enabled (hasKey $ports (toString .Values.metrics.port)) }}
 {{- fail (printf "metrics.port %v is also %s; give each server its own port" .Values.metrics.port (get $ports (toString .Values.metrics.port))) }}
 {{- end }}
-{{- if le (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds) }}
+{{- if and .Values.terminationGracePeriodSeconds (le (int .Values.terminationGracePeriodSeconds) (int .Values.preStopSleepSeconds)) }}
 {{- fail (printf "terminationGracePeriodSeconds %v must exceed preStopSleepSeconds %v, or the kubelet kills the server before it drains" .Values.terminationGracePeriodSeconds .Values.preStopSleepSeconds) }}
 {{- end }}
 {{- if not (or .Values.webhook.enabled .Values.nativePolicies.enabled) }}
