@@ -127,3 +127,28 @@ vuln: $(BIN)/govulncheck
 	fi; \
 	echo "vuln: database golang.org/x/vulndb@$(VULNDB_VERSION) ($$(ls $$dir/data/osv | wc -l) entries)"; \
 	$(BIN)/govulncheck -db "file://$$dir/data/osv" ./...
+
+# Releases. `make dist` builds the release into dist/ (hack/dist.sh): the
+# binary for linux, darwin and windows on amd64 and arm64 in archives, a
+# CycloneDX SBOM, the image as an OCI tarball, the chart and SHA256SUMS.
+# VERSION (v0.4.0) is stamped into the binaries; it defaults to git describe,
+# else v<the chart's appVersion>-dev.
+.PHONY: dist image release-test
+
+# cyclonedx-gomod and the image builder live in modules under
+# hack/tools/release/, one level below hack/tools/*/: build-tools.sh rebuilds
+# every test tool when one of those go.mod files changes.
+$(BIN)/cyclonedx-gomod: hack/tools/release/cyclonedx/go.mod
+	cd hack/tools/release/cyclonedx && CGO_ENABLED=0 $(GO) build -trimpath -ldflags='-s -w' -o $@ github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod
+
+## dist: the release (archives, SBOM, image, chart, SHA256SUMS) into dist/; several minutes on 2 cores
+dist: tools $(BIN)/cyclonedx-gomod
+	hack/dist.sh
+
+## image: the release image (dist/setwarden-image.tar, an OCI layout) from the linux binaries of `make dist`
+image:
+	hack/dist.sh image
+
+## release-test: `make dist`, then test/release's checks of it (archives, checksums, image, Dockerfile, action, hook)
+release-test: dist
+	SETWARDEN_DIST=$(CURDIR)/dist $(GO) test ./test/release -count=1 -v -timeout 20m

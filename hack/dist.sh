@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Builds the release into dist/ (`make dist`): the setwarden binary for
+# linux, darwin and windows on amd64 and arm64, each in an archive (tar.gz,
+# zip for windows) with the README; a CycloneDX SBOM; the release image as an
+# OCI tarball (hack/tools/release/image); the Helm chart, whose image
+# defaults to that image's tag and digest; and SHA256SUMS over all of them.
+#
+# Environment: VERSION (v0.4.0; default: git describe, else v<appVersion>-dev),
+# REVISION (default: the commit), SOURCE_DATE_EPOCH (every timestamp; default:
+# the commit's time), DIST (default: dist), PLATFORMS (default: the six),
+# IMAGE_REPOSITORY, IMAGE_LICENSES. The same commit and VERSION give the same
+# binaries, archives and image digest, so a rebuild can check them.
+#
+# `hack/dist.sh image` (`make image`) only rebuilds the image from the linux
+# binaries already in dist/.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "${root}"
+GO="${GO:-go}"
+dist="$(realpath -m "${DIST:-dist}")"
+chart_dir=charts/setwarden
+app_version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${chart_dir}/Chart.yaml")"
+version="${VERSION:-$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo "v${app_version}-dev")}"
+revision="${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
+export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
+platforms="${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64}"
+# Chart versions and image tags are SemVer without the v of Go's module versions.
+semver="${version#v}"
+image_repository="${IMAGE_REPOSITORY:-ghcr.io/setwarden/setwarden}"
+
+# The build flags of the Dockerfile's RUN line (test/release keeps them equal),
+# plus the release stamp that `setwarden version` prints.
+pkg=github.com/setwarden/setwarden/internal/version
+ldflags="-s -w -X ${pkg}.version=${version} -X ${pkg}.revision=${revision}"
+
+stage="$(mktemp -d)"
+trap 'rm -rf "${stage}"' EXIT
+
+image() {
+	echo "dist: image" >&2
+	for arch in amd64 arm64; do
+		if [[ ! -x "${dist}/setwarden_linux_${arch}/setwarden" ]]; then
+			echo "image: no ${dist}/setwarden_linux_${arch}/setwarden: run make dist first" >&2
+			return 1
+		fi
+	done
+	(cd hack/tools/release/image && "${GO}" run . \
+		-dist "${dist}" -version "${semver}" -revision "${revision}" \
+		-repository "${image_repository}" -licenses "${IMAGE_LICENSES:-NOASSERTION}")
+}
+
+if [[ "${1:-}" == image ]]; then
+	image
+	exit
+fi
+
+if [[ "${dist}" == / || "${dist}" == "${root}" ]]; then
+	echo "dist: DIST=${dist} would remove more than the release" >&2
+	exit 1
+fi
+rm -rf "${dist}"
+mkdir -p "${dist}"
+archives=()
+for platform in ${platforms}; do
+	os="${platform%/*}" arch="${platform#*/}"
+	exe=setwarden
+	[[ "${os}" == windows ]] && exe=setwarden.exe
+	echo "dist: ${os}/${arch}" >&2
+	out="${dist}/setwarden_${os}_${arch}"
+	CGO_ENABLED=0 GOOS="${os}" GOARCH="${arch}" \
+		"${GO}" build -trimpath -ldflags="${ldflags}" -o "${out}/${exe}" ./cmd/setwarden
+
+	name="setwarden_${semver}_${os}_${arch}"
+	mkdir -p "${stage}/${name}"
+	cp "${out}/${exe}" README.md "${stage}/${name}/"
+	touch -d "@${SOURCE_DATE_EPOCH}" "${stage}/${name}" "${stage}/${name}"/*
+	if [[ "${os}" == windows ]]; then
+		(cd "${stage}" && TZ=UTC zip -q -X -r "${dist}/${name}.zip" "${name}")
+		archives+=("${name}.zip")
+	else
+		tar -C "${stage}" --sort=name --mtime="@${SOURCE_DATE_EPOCH}" --owner=0 --group=0 --numeric-owner \
+			-cf - "${name}" | gzip -n -9 > "${dist}/${name}.tar.gz"
+		archives+=("${name}.tar.gz")
+	fi
+done
+
+echo "dist: SBOM" >&2
+sbom="setwarden_${semver}.cdx.json"
+CGO_ENABLED=0 GOFLAGS="${GOFLAGS:-} -trimpath" bin/cyclonedx-gomod app -json -licenses -noserial \
+	-main cmd/setwarden -output "${dist}/${sbom}" .
+
+image
+digest="$(cat "${dist}/setwarden-image.digest")"
+
+echo "dist: chart" >&2
+# The packaged chart's image is the release's: appVersion (the default tag)
+# is the version, and the digest that of the image built above, so a pull
+# gets exactly the image these checksums describe.
+cp -r "${chart_dir}" "${stage}/setwarden-chart"
+sed -i "s|^  digest: \"\"$|  digest: \"${digest}\"|" "${stage}/setwarden-chart/values.yaml"
+grep -q "^  digest: \"${digest}\"$" "${stage}/setwarden-chart/values.yaml"
+find "${stage}/setwarden-chart" -exec touch -d "@${SOURCE_DATE_EPOCH}" {} +
+bin/helm package "${stage}/setwarden-chart" --version "${semver}" --app-version "${semver}" -d "${dist}" >/dev/null
+
+(cd "${dist}" && sha256sum "${archives[@]}" "${sbom}" "setwarden-${semver}.tgz" setwarden-image.tar > SHA256SUMS)
+echo "dist: ${version} in ${dist}/" >&2
