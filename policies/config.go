@@ -60,7 +60,9 @@ type Config struct {
 
 // AgentsConfig selects agent DaemonSets by their own labels or namespace.
 type AgentsConfig struct {
-	// Selector matches the DaemonSet object's labels.
+	// Selector matches the DaemonSet object's labels. Omitted (or null), it
+	// is matchLabels {setwarden.dev/agent: "true"}; an empty selector {}
+	// matches every DaemonSet, as label selectors do elsewhere.
 	Selector *metav1.LabelSelector `json:"selector,omitempty"`
 	// Namespaces makes every DaemonSet in them an agent.
 	Namespaces []string `json:"namespaces,omitempty"`
@@ -80,7 +82,7 @@ type RuleConfig struct {
 
 // ExemptionsConfig says which namespaces and annotations exempt objects.
 type ExemptionsConfig struct {
-	// Namespaces are exempt from every rule.
+	// Namespaces are exempt from every rule, besides AlwaysExemptNamespaces.
 	Namespaces []string `json:"namespaces,omitempty"`
 	// AllowAnnotations lets objects exempt themselves with the
 	// setwarden.dev/exempt annotation. Defaults to true.
@@ -108,20 +110,22 @@ func (c *Config) setDefaults() {
 			{Key: "node-role.kubernetes.io/master", Effect: corev1.TaintEffectNoSchedule},
 		}
 	}
-	if c.Exemptions.Namespaces == nil {
-		c.Exemptions.Namespaces = []string{metav1.NamespaceSystem, DefaultNamespace}
-	}
 	if c.Exemptions.AllowAnnotations == nil {
 		allow := true
 		c.Exemptions.AllowAnnotations = &allow
 	}
 }
 
-// ParseConfig reads a PolicyConfig document, applies the defaults and
-// validates it. An unknown key is an error. The returned error lists every
-// problem with the full path of the offending key.
+// ParseConfig reads a PolicyConfig document (or the chart's ConfigMap that
+// holds one), applies the defaults and validates it. An unknown key is an
+// error. The returned error lists every problem with the full path of the
+// offending key.
 func ParseConfig(data []byte) (*Config, error) {
 	c := &Config{}
+	data, err := configDocument(data)
+	if err != nil {
+		return nil, fmt.Errorf("invalid PolicyConfig: %w", err)
+	}
 	js, err := yaml.YAMLToJSON(data)
 	if err != nil {
 		return nil, fmt.Errorf("invalid PolicyConfig: %w", err)

@@ -66,8 +66,8 @@ func TestDefaultConfig(t *testing.T) {
 	if diff := cmp.Diff(want, def.ControlPlaneTaints); diff != "" {
 		t.Errorf("default taints differ: %s", diff)
 	}
-	if diff := cmp.Diff([]string{"kube-system", "setwarden-system"}, def.Exemptions.Namespaces); diff != "" {
-		t.Errorf("default exempt namespaces differ: %s", diff)
+	if len(def.Exemptions.Namespaces) > 0 {
+		t.Errorf("default exemptions.namespaces %v, want none: kube-system and setwarden-system are always exempt", def.Exemptions.Namespaces)
 	}
 	if !*def.Exemptions.AllowAnnotations {
 		t.Errorf("annotation exemptions should be allowed by default")

@@ -233,7 +233,7 @@ func (r *Rule) evaluate(in, old *Input, action Action) []Finding {
 // exemptions returns whether a rule is exempt for this object, and records
 // notices for exemption annotations it ignores.
 func (e *Engine) exemptions(w *Workload, report *Report) func(rule string) bool {
-	if slices.Contains(e.config.Exemptions.Namespaces, w.Namespace()) {
+	if e.config.NamespaceExempt(w.Namespace()) {
 		return func(string) bool { return true }
 	}
 	value, ok := w.Meta.Annotations[ExemptAnnotation]

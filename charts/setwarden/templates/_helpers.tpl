@@ -64,26 +64,30 @@ app.kubernetes.io/component: admission-webhook
 {{- concat (list "kube-system" .Release.Namespace) .Values.webhook.namespaceSelector.excludeNamespaces | uniq | toJson }}
 {{- end }}
 
-{{/* The PolicyConfig document, from .Values.config. */}}
+{{/*
+The PolicyConfig document: .Values.config as written, with apiVersion and
+kind, which `setwarden serve --config` and `setwarden check --config` read
+alike. Two things are rendered explicitly: the agent selector when omitted
+(the default agent label), and the release namespace in
+exemptions.namespaces, since the webhooks are never called there; kube-system
+and setwarden-system are exempt in every PolicyConfig.
+*/}}
 {{- define "setwarden.policyConfig" -}}
-{{- $c := .Values.config }}
-{{- $agents := dict "selector" (include "setwarden.agentSelector" . | fromJson) }}
-{{- with $c.agents.namespaces }}
-{{- $_ := set $agents "namespaces" . }}
+{{- $doc := deepCopy .Values.config }}
+{{- $_ := set $doc "apiVersion" "setwarden.dev/v1alpha1" }}
+{{- $_ = set $doc "kind" "PolicyConfig" }}
+{{- $agents := get $doc "agents" | default dict }}
+{{- $_ = set $agents "selector" (include "setwarden.agentSelector" . | fromJson) }}
+{{- $_ = set $doc "agents" $agents }}
+{{- $exemptions := get $doc "exemptions" | default dict }}
+{{- $exemptNamespaces := get $exemptions "namespaces" | default list }}
+{{- if not (has .Release.Namespace (list "kube-system" "setwarden-system")) }}
+{{- $exemptNamespaces = prepend $exemptNamespaces .Release.Namespace | uniq }}
 {{- end }}
-{{- $exemptNamespaces := concat (list "kube-system" .Release.Namespace) $c.exemptions.namespaces | uniq }}
-{{- $doc := dict
-  "apiVersion" "setwarden.dev/v1alpha1"
-  "kind" "PolicyConfig"
-  "agents" $agents
-  "controlPlaneTaints" $c.controlPlaneTaints
-  "exemptions" (dict "namespaces" $exemptNamespaces "allowAnnotations" $c.exemptions.allowAnnotations) }}
-{{- with $c.rules }}
-{{- $_ := set $doc "rules" . }}
+{{- if $exemptNamespaces }}
+{{- $_ = set $exemptions "namespaces" $exemptNamespaces }}
 {{- end }}
-{{- with $c.featureGates }}
-{{- $_ := set $doc "featureGates" . }}
-{{- end }}
+{{- $_ = set $doc "exemptions" $exemptions }}
 {{- toYaml $doc }}
 {{- end }}
 
@@ -120,12 +124,27 @@ server may touch; the chart's RBAC grants exactly those.
 {{- end }}
 
 {{/*
-The agent selector as JSON. The default lives here, not in values.yaml,
-because Helm merges maps: a default matchLabels there would be ANDed with
-every selector an operator sets.
+The agent selector as JSON: config.agents.selector, or the default agent
+label when it is omitted (or null), as a PolicyConfig reads it. The default
+lives here, not in values.yaml, because Helm merges maps: a default
+matchLabels there would be ANDed with every selector an operator sets.
+An empty selector {} is refused: in a PolicyConfig it selects every
+DaemonSet, but it was this chart's default for the default agent label, and
+`helm upgrade --reuse-values` still carries it.
 */}}
 {{- define "setwarden.agentSelector" -}}
-{{- default (dict "matchLabels" (dict "setwarden.dev/agent" "true")) .Values.config.agents.selector | toJson }}
+{{- $agents := .Values.config.agents | default dict }}
+{{- $selector := dict }}
+{{- if hasKey $agents "selector" }}
+{{- $selector = index $agents "selector" }}
+{{- end }}
+{{- if or (not (hasKey $agents "selector")) (kindIs "invalid" $selector) }}
+{{- dict "matchLabels" (dict "setwarden.dev/agent" "true") | toJson }}
+{{- else if empty $selector }}
+{{- fail "config.agents.selector: {} selects every DaemonSet in a PolicyConfig, but this chart used to read it as the default agent label (setwarden.dev/agent: \"true\"). Remove it (or --set config.agents.selector=null) to keep the default label, or set {matchLabels: {}} to make every DaemonSet an agent" }}
+{{- else }}
+{{- toJson $selector }}
+{{- end }}
 {{- end }}
 
 {{/* The ServiceAccount of the server pods: the chart's own, or one named in serviceAccount.name. */}}
