@@ -87,6 +87,9 @@ type ExemptionsConfig struct {
 	// AllowAnnotations lets objects exempt themselves with the
 	// setwarden.dev/exempt annotation. Defaults to true.
 	AllowAnnotations *bool `json:"allowAnnotations,omitempty"`
+	// Objects exempt single objects by kind, namespace and name
+	// (objectexemptions.go).
+	Objects []ObjectExemption `json:"objects,omitempty"`
 }
 
 // DefaultConfig returns the documented defaults.
@@ -160,6 +163,7 @@ func (c *Config) Validate() field.ErrorList {
 	allErrs = append(allErrs, validateTaintConfigs(c.ControlPlaneTaints, field.NewPath("controlPlaneTaints"))...)
 	allErrs = append(allErrs, validateRuleConfigs(c.Rules, field.NewPath("rules"))...)
 	allErrs = append(allErrs, validateNamespaceNames(c.Exemptions.Namespaces, field.NewPath("exemptions", "namespaces"))...)
+	allErrs = append(allErrs, validateObjectExemptions(c.Exemptions.Objects, field.NewPath("exemptions", "objects"))...)
 	for _, gate := range slices.Sorted(maps.Keys(c.FeatureGates)) {
 		if !slices.Contains(FeatureGateNames, gate) {
 			allErrs = append(allErrs, field.NotSupported(field.NewPath("featureGates").Key(gate), gate, FeatureGateNames))
@@ -203,7 +207,7 @@ func validateRuleConfigs(rules map[string]RuleConfig, fldPath *field.Path) field
 	for _, id := range slices.Sorted(maps.Keys(rules)) {
 		rc, idPath := rules[id], fldPath.Key(id)
 		if _, ok := ruleByID[id]; !ok {
-			allErrs = append(allErrs, field.NotSupported(idPath, id, RuleIDs()))
+			allErrs = append(allErrs, unknownRuleError(idPath, id))
 			continue
 		}
 		if rc.Action != "" {

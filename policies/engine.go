@@ -230,9 +230,17 @@ func (r *Rule) evaluate(in, old *Input, action Action) []Finding {
 	return findings
 }
 
-// exemptions returns whether a rule is exempt for this object, and records
-// notices for exemption annotations it ignores.
+// exemptions returns whether a rule is exempt for this object, by its
+// namespace, the PolicyConfig's object exemptions or its annotation, and
+// records notices for exemption annotations it ignores.
 func (e *Engine) exemptions(w *Workload, report *Report) func(rule string) bool {
+	byAnnotation := e.annotationExemptions(w, report)
+	return func(rule string) bool { return e.config.objectExempt(w, rule) || byAnnotation(rule) }
+}
+
+// annotationExemptions returns whether a rule is exempt for this object by
+// its namespace or annotation.
+func (e *Engine) annotationExemptions(w *Workload, report *Report) func(rule string) bool {
 	if e.config.NamespaceExempt(w.Namespace()) {
 		return func(string) bool { return true }
 	}

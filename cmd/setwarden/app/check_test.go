@@ -127,7 +127,7 @@ func TestCheckCommand(t *testing.T) {
 				"rules:\n  statefulset-servicename:\n    action: Warn\n"},
 			args:       []string{"check", "--config", "config.yaml", "sts.yaml"},
 			wantCode:   ExitUsage,
-			wantStderr: []string{"Error: config.yaml: invalid PolicyConfig: rules[statefulset-servicename]: Unsupported value: \"statefulset-servicename\""},
+			wantStderr: []string{"Error: config.yaml: invalid PolicyConfig: rules[statefulset-servicename]: Invalid value: \"statefulset-servicename\": unknown rule; did you mean \"statefulset-service-name\"?\n"},
 		},
 		{
 			name: "a config with an unknown key exits 2 naming the key",
