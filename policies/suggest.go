@@ -3,6 +3,8 @@ package policies
 import (
 	"fmt"
 	"strings"
+
+	"github.com/setwarden/setwarden/internal/spelling"
 )
 
 // SuggestRuleID returns the rule ID closest to id by edit distance, or ""
@@ -12,7 +14,7 @@ func SuggestRuleID(id string) string {
 	limit := max(2, len(id)/3) + 1
 	best := ""
 	for i := range Rules {
-		if d := editDistance(strings.ToLower(id), Rules[i].ID, limit); d < limit {
+		if d := spelling.Distance(strings.ToLower(id), Rules[i].ID, limit); d < limit {
 			best, limit = Rules[i].ID, d
 		}
 	}
@@ -26,33 +28,4 @@ func UnknownRuleMessage(id string) string {
 		return fmt.Sprintf("unknown rule %q; did you mean %q?", id, s)
 	}
 	return fmt.Sprintf("unknown rule %q", id)
-}
-
-// editDistance is the Levenshtein distance of a and b, or limit when it is
-// at least limit.
-func editDistance(a, b string, limit int) int {
-	if d := len(a) - len(b); d >= limit || -d >= limit {
-		return limit
-	}
-	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		rowMin := cur[0]
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			rowMin = min(rowMin, cur[j])
-		}
-		if rowMin >= limit {
-			return limit
-		}
-		prev, cur = cur, prev
-	}
-	return min(prev[len(b)], limit)
 }
