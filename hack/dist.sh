@@ -18,6 +18,9 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "${root}"
 GO="${GO:-go}"
+# As the Makefile: go.mod's toolchain line (the standard library's security
+# fixes) even where the go env file says GOTOOLCHAIN=local.
+export GOTOOLCHAIN="${GOTOOLCHAIN:-auto}"
 dist="$(realpath -m "${DIST:-dist}")"
 chart_dir=charts/setwarden
 app_version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${chart_dir}/Chart.yaml")"
@@ -46,7 +49,7 @@ image() {
 		fi
 	done
 	(cd hack/tools/release/image && "${GO}" run . \
-		-dist "${dist}" -version "${semver}" -revision "${revision}" \
+		-dist "${dist}" -tag "${semver}" -version "${version}" -revision "${revision}" \
 		-repository "${image_repository}" -licenses "${IMAGE_LICENSES:-NOASSERTION}")
 }
 

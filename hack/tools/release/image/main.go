@@ -40,6 +40,7 @@ const (
 
 type options struct {
 	dist       string
+	tag        string
 	version    string
 	revision   string
 	repository string
@@ -50,13 +51,17 @@ type options struct {
 func main() {
 	var o options
 	flag.StringVar(&o.dist, "dist", "dist", "the folder with setwarden_linux_<arch>/setwarden, where the image goes")
-	flag.StringVar(&o.version, "version", "", "the image's version (SemVer, the tag), required")
+	flag.StringVar(&o.tag, "tag", "", "the image's tag (the version in SemVer, without the v), required")
+	flag.StringVar(&o.version, "version", "", "the version setwarden prints, for org.opencontainers.image.version (default: the tag)")
 	flag.StringVar(&o.revision, "revision", "", "the VCS commit the binaries were built from")
 	flag.StringVar(&o.repository, "repository", "ghcr.io/setwarden/setwarden", "the repository the image is published to")
 	flag.StringVar(&o.licenses, "licenses", "NOASSERTION", "SPDX license expression of org.opencontainers.image.licenses")
 	flag.Parse()
+	if o.tag == "" {
+		log.Fatal("image: -tag is required")
+	}
 	if o.version == "" {
-		log.Fatal("image: -version is required")
+		o.version = o.tag
 	}
 	epoch, err := strconv.ParseInt(os.Getenv("SOURCE_DATE_EPOCH"), 10, 64)
 	if err != nil {
@@ -67,7 +72,7 @@ func main() {
 	if err != nil {
 		log.Fatalf("image: %v", err)
 	}
-	fmt.Fprintf(os.Stderr, "image: %s:%s@%s in %s\n", o.repository, o.version, digest,
+	fmt.Fprintf(os.Stderr, "image: %s:%s@%s in %s\n", o.repository, o.tag, digest,
 		filepath.Join(o.dist, "setwarden-image.tar"))
 }
 
@@ -97,9 +102,10 @@ func build(o options) (v1.Hash, error) {
 	if err != nil {
 		return v1.Hash{}, err
 	}
-	// ref.name lets podman load, skopeo and crane name the image by its tag.
+	// ref.name, the whole reference, is the name podman load and skopeo
+	// give the image.
 	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
-		"org.opencontainers.image.ref.name": o.version,
+		"org.opencontainers.image.ref.name": o.repository + ":" + o.tag,
 	})); err != nil {
 		return v1.Hash{}, err
 	}

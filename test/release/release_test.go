@@ -1,0 +1,357 @@
+// Package release tests what `make dist` and `make image` build (the
+// archives, SHA256SUMS, the SBOM, the chart and the OCI image in dist/), that
+// the Dockerfile builds the same binary and image, and that the GitHub Action
+// and the pre-commit hooks run setwarden as their users will.
+//
+// The tests of dist/ need SETWARDEN_DIST, the dist folder, which
+// `make release-test` sets after `make dist`; without it they skip, and the
+// Dockerfile, Action and hook tests still run.
+package release
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"sigs.k8s.io/yaml"
+)
+
+// repoRoot is the repository, relative to this package.
+const repoRoot = "../.."
+
+// platforms are the release's targets, as os/arch.
+var platforms = []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64"}
+
+// distDir returns the dist folder `make dist` filled, or skips the test.
+func distDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("SETWARDEN_DIST")
+	if dir == "" {
+		t.Skip("SETWARDEN_DIST is not set: `make release-test` runs make dist, then these tests on dist/")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "SHA256SUMS")); err != nil {
+		t.Fatalf("SETWARDEN_DIST=%s holds no release: %v", dir, err)
+	}
+	return dir
+}
+
+// distVersion is the release's version, as the linux/amd64 binary prints it
+// ("v0.4.0"), and its SemVer form without the v, as archives, the chart and
+// the image tag spell it.
+func distVersion(t *testing.T, dist string) (version, semver string) {
+	t.Helper()
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skipf("the linux/amd64 binary does not run on %s/%s", runtime.GOOS, runtime.GOARCH)
+	}
+	out, err := exec.CommandContext(t.Context(), filepath.Join(dist, "setwarden_linux_amd64", "setwarden"), "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("setwarden version: %v\n%s", err, out)
+	}
+	// "setwarden v0.4.0 (revision 1a2b3c4d5e6f, go1.26.10)"
+	m := regexp.MustCompile(`^setwarden (v\S+) \(revision (\S+), go[0-9.]+\)\n$`).FindStringSubmatch(string(out))
+	if m == nil {
+		t.Fatalf("setwarden version printed %q, want \"setwarden vX.Y.Z (revision R, goV)\"", out)
+	}
+	if m[2] == "unknown" {
+		t.Errorf("setwarden version printed %q: the release names its revision", out)
+	}
+	return m[1], strings.TrimPrefix(m[1], "v")
+}
+
+// TestDistArchives checks the list of release files, that each archive holds
+// the binary of its platform (the very bytes of dist/setwarden_OS_ARCH) and
+// the README, and that the linux/amd64 binary prints the release's version.
+func TestDistArchives(t *testing.T) {
+	dist := distDir(t)
+	version, semver := distVersion(t, dist)
+	if strings.Contains(version, "devel") || strings.Contains(version, "unknown") {
+		t.Errorf("the release binary says version %q: make dist stamps the version", version)
+	}
+	want := []string{"SHA256SUMS", "setwarden-" + semver + ".tgz", "setwarden-image.digest", "setwarden-image.tar",
+		"setwarden_" + semver + ".cdx.json"}
+	for _, p := range platforms {
+		goos, arch, _ := strings.Cut(p, "/")
+		want = append(want, "setwarden_"+goos+"_"+arch+"/", archiveName(semver, goos, arch))
+	}
+	entries, err := os.ReadDir(dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() {
+			name += "/"
+		}
+		got = append(got, name)
+	}
+	slices.Sort(want)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("dist/ (-want +got):\n%s", diff)
+	}
+
+	for _, p := range platforms {
+		goos, arch, _ := strings.Cut(p, "/")
+		t.Run(p, func(t *testing.T) {
+			exe := "setwarden"
+			if goos == "windows" {
+				exe += ".exe"
+			}
+			built, err := os.ReadFile(filepath.Join(dist, "setwarden_"+goos+"_"+arch, exe))
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := archiveFiles(t, filepath.Join(dist, archiveName(semver, goos, arch)))
+			prefix := "setwarden_" + semver + "_" + goos + "_" + arch + "/"
+			var names []string
+			for name := range files {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+			if diff := cmp.Diff([]string{prefix + "README.md", prefix + exe}, names); diff != "" {
+				t.Errorf("archive contents (-want +got):\n%s", diff)
+			}
+			if !bytes.Equal(files[prefix+exe], built) {
+				t.Errorf("the archive's %s is not dist/setwarden_%s_%s/%s", exe, goos, arch, exe)
+			}
+			assertReleaseBuild(t, filepath.Join(dist, "setwarden_"+goos+"_"+arch, exe), goos, arch)
+		})
+	}
+}
+
+// archiveName is the archive of one platform.
+func archiveName(semver, goos, arch string) string {
+	if goos == "windows" {
+		return "setwarden_" + semver + "_" + goos + "_" + arch + ".zip"
+	}
+	return "setwarden_" + semver + "_" + goos + "_" + arch + ".tar.gz"
+}
+
+// archiveFiles reads the regular files of a tar.gz or zip archive.
+func archiveFiles(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	if strings.HasSuffix(path, ".zip") {
+		zr, err := zip.OpenReader(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer zr.Close()
+		for _, f := range zr.File {
+			if f.FileInfo().IsDir() {
+				continue
+			}
+			rc, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			files[f.Name] = b
+		}
+		return files
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tarFiles(t, gz)
+}
+
+// tarFiles reads the regular files of a tar stream.
+func tarFiles(t *testing.T, r io.Reader) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[h.Name] = b
+	}
+}
+
+// assertReleaseBuild checks, from the build information `go version -m`
+// reads, that a binary was built as the release is: static, -trimpath,
+// stripped, with the version stamp, for its platform.
+func assertReleaseBuild(t *testing.T, path, goos, arch string) {
+	t.Helper()
+	out, err := exec.CommandContext(t.Context(), "go", "version", "-m", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("go version -m %s: %v\n%s", path, err, out)
+	}
+	settings := map[string]string{}
+	for _, line := range strings.Split(string(out), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "build\t"), "="); ok && strings.HasPrefix(strings.TrimSpace(line), "build\t") {
+			settings[k] = v
+		}
+	}
+	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "GOOS": goos, "GOARCH": arch}
+	for k, v := range want {
+		if settings[k] != v {
+			t.Errorf("%s was built with %s=%q, want %q", path, k, settings[k], v)
+		}
+	}
+	ldflags := settings["-ldflags"]
+	for _, flag := range releaseLDFlags(t) {
+		if !strings.Contains(ldflags, flag) {
+			t.Errorf("%s was built with -ldflags %s, want it to hold %s", path, ldflags, flag)
+		}
+	}
+}
+
+// TestDistChecksums checks that SHA256SUMS lists every archive, the SBOM,
+// the chart and the image, each with its SHA-256.
+func TestDistChecksums(t *testing.T) {
+	dist := distDir(t)
+	f, err := os.Open(filepath.Join(dist, "SHA256SUMS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var listed []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		sum, name, ok := strings.Cut(sc.Text(), "  ")
+		if !ok {
+			t.Fatalf("SHA256SUMS line %q is not \"<sha256>  <file>\" (sha256sum's format)", sc.Text())
+		}
+		data, err := os.ReadFile(filepath.Join(dist, name))
+		if err != nil {
+			t.Fatalf("SHA256SUMS lists %s: %v", name, err)
+		}
+		if got := sha256.Sum256(data); hex.EncodeToString(got[:]) != sum {
+			t.Errorf("SHA256SUMS says %s for %s, the file's is %x", sum, name, got)
+		}
+		listed = append(listed, name)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, pattern := range []string{"*.tar.gz", "*.zip", "*.cdx.json", "*.tgz", "setwarden-image.tar"} {
+		m, err := filepath.Glob(filepath.Join(dist, pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range m {
+			want = append(want, filepath.Base(p))
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(listed)
+	if diff := cmp.Diff(want, listed); diff != "" {
+		t.Errorf("files SHA256SUMS lists (-want +got):\n%s", diff)
+	}
+	if len(listed) != len(platforms)+3 {
+		t.Errorf("SHA256SUMS lists %d files, want %d archives, the SBOM, the chart and the image", len(listed), len(platforms))
+	}
+}
+
+// TestDistSBOM checks that the SBOM is CycloneDX JSON describing setwarden
+// and the modules linked into it.
+func TestDistSBOM(t *testing.T) {
+	dist := distDir(t)
+	_, semver := distVersion(t, dist)
+	data, err := os.ReadFile(filepath.Join(dist, "setwarden_"+semver+".cdx.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bom struct {
+		BOMFormat   string `json:"bomFormat"`
+		SpecVersion string `json:"specVersion"`
+		Metadata    struct {
+			Component struct {
+				Name string `json:"name"`
+				Purl string `json:"purl"`
+			} `json:"component"`
+		} `json:"metadata"`
+		Components []struct {
+			Name    string `json:"name"`
+			Version string `json:"version"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(data, &bom); err != nil {
+		t.Fatalf("the SBOM is not JSON: %v", err)
+	}
+	if bom.BOMFormat != "CycloneDX" || bom.SpecVersion == "" {
+		t.Errorf("bomFormat %q specVersion %q, want CycloneDX", bom.BOMFormat, bom.SpecVersion)
+	}
+	if bom.Metadata.Component.Name != "github.com/setwarden/setwarden" {
+		t.Errorf("the SBOM describes %q, want github.com/setwarden/setwarden", bom.Metadata.Component.Name)
+	}
+	if !slices.ContainsFunc(bom.Components, func(c struct {
+		Name    string `json:"name"`
+		Version string `json:"version"`
+	}) bool {
+		return c.Name == "k8s.io/api"
+	}) {
+		t.Errorf("the SBOM's %d components do not list k8s.io/api, which setwarden links", len(bom.Components))
+	}
+}
+
+// TestDistChart checks that the packaged chart's version and appVersion are
+// the release's and that its image is the release image, by digest.
+func TestDistChart(t *testing.T) {
+	dist := distDir(t)
+	_, semver := distVersion(t, dist)
+	files := archiveFiles(t, filepath.Join(dist, "setwarden-"+semver+".tgz"))
+	var chart struct {
+		Version    string `json:"version"`
+		AppVersion string `json:"appVersion"`
+	}
+	if err := yaml.Unmarshal(files["setwarden/Chart.yaml"], &chart); err != nil {
+		t.Fatal(err)
+	}
+	if chart.Version != semver || chart.AppVersion != semver {
+		t.Errorf("Chart.yaml version %q appVersion %q, want %q for both", chart.Version, chart.AppVersion, semver)
+	}
+	var values struct {
+		Image struct{ Repository, Tag, Digest string } `json:"image"`
+	}
+	if err := yaml.Unmarshal(files["setwarden/values.yaml"], &values); err != nil {
+		t.Fatal(err)
+	}
+	digest, err := os.ReadFile(filepath.Join(dist, "setwarden-image.digest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if values.Image.Digest != strings.TrimSpace(string(digest)) || values.Image.Tag != "" {
+		t.Errorf("image %+v, want the digest of dist/setwarden-image.tar, %s, and the tag appVersion", values.Image, digest)
+	}
+}
