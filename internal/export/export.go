@@ -39,10 +39,6 @@ const (
 	NamespaceLabel = "kubernetes.io/metadata.name"
 )
 
-// AlwaysExempt are the namespaces the webhooks never match, whatever the
-// PolicyConfig says: the control plane's and setwarden's own.
-var AlwaysExempt = []string{metav1.NamespaceSystem, policies.DefaultNamespace}
-
 // Set is the exported policies with their bindings.
 type Set struct {
 	Validating         []*admissionregistrationv1.ValidatingAdmissionPolicy
@@ -97,7 +93,7 @@ type generator struct {
 
 // exemptNamespaces are the always-exempt and the configured namespaces.
 func exemptNamespaces(cfg *policies.Config) []string {
-	ns := slices.Concat(AlwaysExempt, cfg.Exemptions.Namespaces)
+	ns := slices.Concat(policies.AlwaysExemptNamespaces, cfg.Exemptions.Namespaces)
 	slices.Sort(ns)
 	return slices.Compact(ns)
 }
