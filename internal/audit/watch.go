@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,9 @@ type Watcher struct {
 	pass    *fullPass
 	// nodesQueued is set while a Nodes re-judgement waits for its debounce.
 	nodesQueued atomic.Bool
+	// released is set once the first full pass has returned its garbage to
+	// the operating system.
+	released atomic.Bool
 }
 
 // engines are the engine of the PolicyConfig in force and its Nodes-only
@@ -449,6 +453,12 @@ func (w *Watcher) passDone(ctx context.Context, k key) {
 		w.Metrics.PassSeconds.Set(d.Seconds())
 		w.Metrics.Passes.Inc()
 		logf.FromContext(ctx).Info("Judged every workload", "duration", d.Round(time.Millisecond).String())
+		if !w.released.Swap(true) {
+			// The first pass leaves the garbage of the informers' initial
+			// lists and of a Report and Event per violating workload; the
+			// process would keep those pages until the scavenger's slow pace.
+			debug.FreeOSMemory()
+		}
 	}
 }
 

@@ -65,7 +65,7 @@ func TestChartAuditDeployment(t *testing.T) {
 		t.Errorf("replicas %d, serviceAccountName %q; want 1 and sw-setwarden-audit", *audit.Spec.Replicas, pod.Spec.ServiceAccountName)
 	}
 	wantArgs := []string{"audit", "--watch", "--config-from-cluster", "--setwarden-namespace=" + chartNamespace,
-		"--setwarden-configmap=sw-setwarden-config", "--events=true", "--workers=2", "--leader-elect=true",
+		"--setwarden-configmap=sw-setwarden-config", "--events=true", "--workers=4", "--leader-elect=true",
 		"--leader-election-id=sw-setwarden-audit", "--leader-election-namespace=" + chartNamespace,
 		"--metrics-bind-address=:8080", "--health-probe-bind-address=:8081", "--zap-log-level=info", "--zap-encoder=json"}
 	if diff := cmp.Diff(wantArgs, c.Args); diff != "" {

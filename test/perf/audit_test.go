@@ -35,6 +35,42 @@ func TestAuditOneShot(t *testing.T) {
 	}
 	defer env.Stop()
 	ctx := t.Context()
+	cluster := populateAudit(t, env)
+	for run := range 3 {
+		var stderr bytes.Buffer
+		runtime.GC()
+		var before runtime.MemStats
+		runtime.ReadMemStats(&before)
+		start := time.Now()
+		code := app.Run(ctx, []string{"audit", "-A", "-o", "json", "--kubeconfig", env.Kubeconfig}, nil, io.Discard, &stderr)
+		elapsed := time.Since(start)
+		var after runtime.MemStats
+		runtime.ReadMemStats(&after)
+		if code != app.ExitOK && code != app.ExitDenied {
+			t.Fatalf("audit exited %d: %s", code, stderr.String())
+		}
+		fmt.Printf("perf: audit: run %d: one-shot audit -A -o json in %s (GOMAXPROCS %d), %d MiB allocated, peak heap in use %d MiB\n",
+			run+1, elapsed.Round(time.Millisecond), runtime.GOMAXPROCS(0), (after.TotalAlloc-before.TotalAlloc)>>20, after.HeapSys>>20)
+		emit(t, Record{Figure: fmt.Sprintf("one-shot audit, run %d", run+1), Value: ms(elapsed), Unit: "ms", Note: cluster.String()})
+	}
+}
+
+// auditCluster is what populateAudit created.
+type auditCluster struct {
+	deployments, statefulSets, daemonSets, services, nodes int
+}
+
+func (c auditCluster) String() string {
+	return fmt.Sprintf("%d Deployments, %d StatefulSets, %d DaemonSets, %d Services, %d Nodes", c.deployments, c.statefulSets, c.daemonSets, c.services, c.nodes)
+}
+
+// populateAudit creates the audited cluster: 5,000 Deployments, 1,000
+// StatefulSets (each naming its headless Service), 200 DaemonSets, 10,000
+// Services and 1,000 Nodes across auditNamespaces namespaces, the counts
+// divided by SETWARDEN_PERF_AUDIT_SCALE.
+func populateAudit(t *testing.T, env *framework.Env) auditCluster {
+	t.Helper()
+	ctx := t.Context()
 	cs := loadClient(t, env.Config)
 	scale := envInt("SETWARDEN_PERF_AUDIT_SCALE", 1)
 	deployments, statefulSets, daemonSets, services, nodes := 5000/scale, 1000/scale, 200/scale, 10000/scale, 1000/scale
@@ -61,24 +97,7 @@ func TestAuditOneShot(t *testing.T) {
 	})
 	fmt.Printf("perf: audit: created %d Deployments, %d StatefulSets, %d DaemonSets, %d Services and %d Nodes in %s\n",
 		deployments, statefulSets, daemonSets, services, nodes, time.Since(start).Round(time.Millisecond))
-	for run := range 3 {
-		var stderr bytes.Buffer
-		runtime.GC()
-		var before runtime.MemStats
-		runtime.ReadMemStats(&before)
-		start := time.Now()
-		code := app.Run(ctx, []string{"audit", "-A", "-o", "json", "--kubeconfig", env.Kubeconfig}, nil, io.Discard, &stderr)
-		elapsed := time.Since(start)
-		var after runtime.MemStats
-		runtime.ReadMemStats(&after)
-		if code != app.ExitOK && code != app.ExitDenied {
-			t.Fatalf("audit exited %d: %s", code, stderr.String())
-		}
-		fmt.Printf("perf: audit: run %d: one-shot audit -A -o json in %s (GOMAXPROCS %d), %d MiB allocated, peak heap in use %d MiB\n",
-			run+1, elapsed.Round(time.Millisecond), runtime.GOMAXPROCS(0), (after.TotalAlloc-before.TotalAlloc)>>20, after.HeapSys>>20)
-		emit(t, Record{Figure: fmt.Sprintf("one-shot audit, run %d", run+1), Value: ms(elapsed), Unit: "ms",
-			Note: fmt.Sprintf("%d Deployments, %d StatefulSets, %d DaemonSets, %d Services, %d Nodes", deployments, statefulSets, daemonSets, services, nodes)})
-	}
+	return auditCluster{deployments, statefulSets, daemonSets, services, nodes}
 }
 
 func auditNamespace(i int) string { return fmt.Sprintf("audit-%02d", i%auditNamespaces) }

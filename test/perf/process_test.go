@@ -133,12 +133,12 @@ func writeServingCert(t *testing.T, dir string) (*tls.Config, []byte) {
 
 // process is a `setwarden serve` process.
 type process struct {
-	name                         string
-	cmd                          *exec.Cmd
-	started                      time.Time
-	port, probePort, metricsPort int
-	log                          string
-	done                         chan struct{}
+	name                                    string
+	cmd                                     *exec.Cmd
+	started                                 time.Time
+	port, probePort, metricsPort, pprofPort int
+	log                                     string
+	done                                    chan struct{}
 }
 
 func startServer(t *testing.T, bin, kubeconfig, dir, name string, extraArgs ...string) *process {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -26,6 +27,9 @@ import (
 	"github.com/setwarden/setwarden/internal/server"
 )
 
+// watchGCPercent is the GOGC of watch mode, unless GOGC is set.
+const watchGCPercent = 50
+
 // watchOptions are the flags of `setwarden audit --watch`.
 type watchOptions struct {
 	enabled        bool
@@ -39,6 +43,9 @@ type watchOptions struct {
 	retryPeriod    time.Duration
 	metricsAddr    string
 	probeAddr      string
+	pprofAddr      string
+	qps            float32
+	burst          int
 	configInterval time.Duration
 	nodesDebounce  time.Duration
 	zap            zap.Options
@@ -48,7 +55,7 @@ func (w *watchOptions) bindFlags(cmd *cobra.Command) {
 	flags := cmd.Flags()
 	flags.BoolVar(&w.enabled, "watch", false, "audit continuously: keep a Report per workload with findings, raise Events, serve metrics")
 	flags.BoolVar(&w.events, "events", true, "with --watch: raise a Warning Event on a workload when a finding appears")
-	flags.IntVar(&w.workers, "workers", 2, "with --watch: objects judged at once")
+	flags.IntVar(&w.workers, "workers", 4, "with --watch: objects judged at once (writes wait for the API server, so more than the cores)")
 	flags.BoolVar(&w.leaderElect, "leader-elect", true, "with --watch: judge and write only while holding the Lease, so that replicas never both write")
 	flags.StringVar(&w.leaderNS, "leader-election-namespace", "", "with --watch: namespace of the Lease (default: the pod's, else --setwarden-namespace)")
 	flags.StringVar(&w.leaderID, "leader-election-id", "setwarden-audit", "with --watch: name of the Lease")
@@ -57,6 +64,9 @@ func (w *watchOptions) bindFlags(cmd *cobra.Command) {
 	flags.DurationVar(&w.retryPeriod, "leader-election-retry-period", 2*time.Second, "with --watch: how often replicas try to take or renew the Lease")
 	flags.StringVar(&w.metricsAddr, "metrics-bind-address", ":8080", `with --watch: metrics address, "0" to disable`)
 	flags.StringVar(&w.probeAddr, "health-probe-bind-address", ":8081", `with --watch: health and readiness probe address, "0" to disable`)
+	flags.StringVar(&w.pprofAddr, "pprof-bind-address", "", `with --watch: Go profiler (/debug/pprof/) address, for diagnosis: off when empty or "0"; it has no authentication, so bind it to 127.0.0.1`)
+	flags.Float32Var(&w.qps, "kube-api-qps", 100, "with --watch: requests per second to the API server (Reports and Events); the first pass writes a Report per workload with findings")
+	flags.IntVar(&w.burst, "kube-api-burst", 200, "with --watch: burst of requests to the API server")
 	flags.DurationVar(&w.configInterval, "config-poll-interval", 2*time.Second, "with --watch and --config: how often the PolicyConfig file is checked for changes")
 	flags.DurationVar(&w.nodesDebounce, "nodes-debounce", time.Second, "with --watch: how long a burst of Node changes is gathered before the workloads are judged again")
 	zapFlags := flag.NewFlagSet("zap", flag.ContinueOnError)
@@ -77,6 +87,13 @@ func (o *auditOptions) runWatch(ctx context.Context, streams Streams, namespaceS
 		return &exitError{code: ExitUsage, msg: "--config and --config-from-cluster both name the PolicyConfig: use one"}
 	case w.workers < 1:
 		return &exitError{code: ExitUsage, msg: "--workers must be at least 1"}
+	case w.qps <= 0 || w.burst < 1:
+		return &exitError{code: ExitUsage, msg: "--kube-api-qps and --kube-api-burst must be positive"}
+	}
+	if _, set := os.LookupEnv("GOGC"); !set {
+		// The caches are most of the live heap and change slowly; a lower
+		// GOGC than the default 100 keeps the resident set near them.
+		debug.SetGCPercent(watchGCPercent)
 	}
 	w.zap.DestWriter = streams.ErrOut
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&w.zap)))
@@ -132,6 +149,7 @@ func (o *auditOptions) watchRESTConfig() (*rest.Config, error) {
 func (o *auditOptions) newWatchManager(restCfg *rest.Config, namespace string) (manager.Manager, error) {
 	w := &o.watch
 	restCfg.UserAgent = "setwarden-audit"
+	restCfg.QPS, restCfg.Burst = w.qps, w.burst
 	scheme := newScheme()
 	if err := reportsv1alpha1.AddToScheme(scheme); err != nil {
 		return nil, err
@@ -146,6 +164,7 @@ func (o *auditOptions) newWatchManager(restCfg *rest.Config, namespace string) (
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: w.metricsAddr},
 		HealthProbeBindAddress:        w.probeAddr,
+		PprofBindAddress:              w.pprofAddr,
 		LeaderElection:                w.leaderElect,
 		LeaderElectionID:              w.leaderID,
 		LeaderElectionNamespace:       leaderNS,
