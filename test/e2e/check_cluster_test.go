@@ -133,12 +133,13 @@ func TestCheckWithTheInstalledConfig(t *testing.T) {
 			t.Errorf("exit %d, findings (-want +got):\n%s", code, diff)
 		}
 	})
-	t.Run("a missing installed config is a usage error that names the ConfigMap", func(t *testing.T) {
+	t.Run("a missing installed config is an input error that names the ConfigMap, and the rest is checked with the defaults", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		code := app.Run(t.Context(), []string{"check", manifest, "--config-from-cluster", "--kubeconfig", env.Kubeconfig,
 			"--setwarden-namespace", "nowhere"}, nil, &stdout, &stderr)
-		if code != app.ExitUsage || !bytes.Contains(stderr.Bytes(), []byte("ConfigMap nowhere/setwarden-config")) {
-			t.Errorf("exit %d, stderr %q", code, stderr.String())
+		if code != app.ExitUsage || !bytes.Contains(stdout.Bytes(), []byte("ConfigMap nowhere/setwarden-config")) ||
+			!bytes.Contains(stdout.Bytes(), []byte("Deny statefulset-volume-claim-templates")) {
+			t.Errorf("exit %d, stdout %q, stderr %q", code, stdout.String(), stderr.String())
 		}
 	})
 }
