@@ -97,6 +97,39 @@ func TestChartAuditDeployment(t *testing.T) {
 	}
 }
 
+// TestChartAuditMetrics checks the audit's metrics Service, its
+// ServiceMonitor, and what metrics.secure adds: the flags and the token and
+// access reviews metricsauth makes.
+func TestChartAuditMetrics(t *testing.T) {
+	objs := chartObjects(t, chartTemplate(t, "sw", chartNamespace, append(chartAuditArgs, "--set", "metrics.secure=true",
+		"--set", "metrics.serviceMonitor.enabled=true")...))
+	d, svc, cr := &appsv1.Deployment{}, &corev1.Service{}, &rbacv1.ClusterRole{}
+	chartDecode(t, objs, "Deployment", "sw-setwarden-audit", d)
+	chartDecode(t, objs, "Service", "sw-setwarden-audit", svc)
+	chartDecode(t, objs, "ClusterRole", "sw-setwarden-audit", cr)
+	args := d.Spec.Template.Spec.Containers[0].Args
+	if !slices.Contains(args, "--metrics-secure") || !slices.Contains(args, "--tls-min-version=1.3") {
+		t.Errorf("args %v lack --metrics-secure and --tls-min-version", args)
+	}
+	if !cmp.Equal(svc.Spec.Selector, d.Spec.Selector.MatchLabels) || svc.Spec.Ports[0].Name != "metrics" {
+		t.Errorf("the metrics Service selects %v on %+v, want the audit pods' metrics port", svc.Spec.Selector, svc.Spec.Ports)
+	}
+	reviews := []rbacv1.PolicyRule{
+		{APIGroups: []string{"authentication.k8s.io"}, Resources: []string{"tokenreviews"}, Verbs: []string{"create"}},
+		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
+	}
+	if diff := cmp.Diff(reviews, cr.Rules[len(cr.Rules)-2:]); diff != "" {
+		t.Errorf("secure metrics rules (-want +got):\n%s", diff)
+	}
+	found := false
+	for _, o := range objs {
+		found = found || o.Kind == "ServiceMonitor" && o.Name == "sw-setwarden-audit"
+	}
+	if !found {
+		t.Errorf("no ServiceMonitor for the audit")
+	}
+}
+
 // TestChartAuditReplicas checks that two replicas render with leader
 // election and are refused without it.
 func TestChartAuditReplicas(t *testing.T) {

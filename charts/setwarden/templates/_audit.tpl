@@ -37,6 +37,7 @@ app.kubernetes.io/component: audit
 - --metrics-bind-address={{ if .Values.metrics.enabled }}:{{ .Values.metrics.port }}{{ else }}0{{ end }}
 {{- if and .Values.metrics.enabled .Values.metrics.secure }}
 - --metrics-secure
+- --tls-min-version={{ .Values.tls.minVersion }}
 {{- end }}
 - --health-probe-bind-address=:{{ .Values.probes.port }}
 - --zap-log-level={{ .Values.log.level }}

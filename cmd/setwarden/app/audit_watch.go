@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/setwarden/setwarden/internal/audit"
 	"github.com/setwarden/setwarden/internal/server"
+	"github.com/setwarden/setwarden/internal/server/metricsauth"
 )
 
 // watchGCPercent is the GOGC of watch mode, unless GOGC is set.
@@ -42,6 +44,9 @@ type watchOptions struct {
 	renewDeadline  time.Duration
 	retryPeriod    time.Duration
 	metricsAddr    string
+	metricsSecure  bool
+	metricsCertDir string
+	tlsMinVersion  string
 	probeAddr      string
 	pprofAddr      string
 	qps            float32
@@ -63,6 +68,9 @@ func (w *watchOptions) bindFlags(cmd *cobra.Command) {
 	flags.DurationVar(&w.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "with --watch: how long the leader tries to renew before it gives up")
 	flags.DurationVar(&w.retryPeriod, "leader-election-retry-period", 2*time.Second, "with --watch: how often replicas try to take or renew the Lease")
 	flags.StringVar(&w.metricsAddr, "metrics-bind-address", ":8080", `with --watch: metrics address, "0" to disable`)
+	flags.BoolVar(&w.metricsSecure, "metrics-secure", false, "with --watch: serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes to get /metrics (SubjectAccessReview)")
+	flags.StringVar(&w.metricsCertDir, "metrics-cert-dir", "", "with --watch and --metrics-secure: directory holding tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
+	flags.StringVar(&w.tlsMinVersion, "tls-min-version", "1.3", "with --watch and --metrics-secure: minimum TLS version of the metrics server: 1.2 or 1.3")
 	flags.StringVar(&w.probeAddr, "health-probe-bind-address", ":8081", `with --watch: health and readiness probe address, "0" to disable`)
 	flags.StringVar(&w.pprofAddr, "pprof-bind-address", "", `with --watch: Go profiler (/debug/pprof/) address, for diagnosis: off when empty or "0"; it has no authentication, so bind it to 127.0.0.1`)
 	flags.Float32Var(&w.qps, "kube-api-qps", 100, "with --watch: requests per second to the API server (Reports and Events); the first pass writes a Report per workload with findings")
@@ -87,6 +95,8 @@ func (o *auditOptions) runWatch(ctx context.Context, streams Streams, namespaceS
 		return &exitError{code: ExitUsage, msg: "--config and --config-from-cluster both name the PolicyConfig: use one"}
 	case w.workers < 1:
 		return &exitError{code: ExitUsage, msg: "--workers must be at least 1"}
+	case tlsVersions[w.tlsMinVersion] == 0:
+		return &exitError{code: ExitUsage, msg: fmt.Sprintf("--tls-min-version %q is not supported; use 1.2 or 1.3", w.tlsMinVersion)}
 	case w.qps <= 0 || w.burst < 1:
 		return &exitError{code: ExitUsage, msg: "--kube-api-qps and --kube-api-burst must be positive"}
 	}
@@ -162,7 +172,7 @@ func (o *auditOptions) newWatchManager(restCfg *rest.Config, namespace string) (
 	}
 	return ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                        scheme,
-		Metrics:                       metricsserver.Options{BindAddress: w.metricsAddr},
+		Metrics:                       w.metricsOptions(),
 		HealthProbeBindAddress:        w.probeAddr,
 		PprofBindAddress:              w.pprofAddr,
 		LeaderElection:                w.leaderElect,
@@ -174,6 +184,22 @@ func (o *auditOptions) newWatchManager(restCfg *rest.Config, namespace string) (
 		RetryPeriod:                   &w.retryPeriod,
 		Cache:                         audit.CacheOptions(o.config, namespace),
 	})
+}
+
+// metricsOptions serves metrics over plain HTTP, or with --metrics-secure
+// over HTTPS to callers allowed to get /metrics, as serve does.
+func (w *watchOptions) metricsOptions() metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: w.metricsAddr,
+		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = tlsVersions[w.tlsMinVersion]
+			c.NextProtos = []string{"http/1.1"} // no HTTP/2: CVE-2023-44487, as serve
+		}}}
+	if w.metricsSecure {
+		opts.SecureServing = true
+		opts.FilterProvider = metricsauth.NewFilter
+		opts.CertDir = w.metricsCertDir
+	}
+	return opts
 }
 
 // setupWatchChecks makes readiness true once the caches have synced, and
