@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/setwarden/setwarden/internal/ruledoc"
 	"github.com/setwarden/setwarden/policies"
 )
 
@@ -72,8 +73,8 @@ func TestExplainEveryRule(t *testing.T) {
 			t.Errorf("explain %s = %d, %q, %q; want 0 and the rule's documentation", r.ID, code, stdout.String(), stderr.String())
 		}
 		for _, line := range strings.Split(stdout.String(), "\n") {
-			if len(line) > explainWidth && strings.Contains(line, " ") && !strings.HasPrefix(line, "Documentation:") {
-				t.Errorf("explain %s: line longer than %d columns: %q", r.ID, explainWidth, line)
+			if len(line) > ruledoc.ExplainWidth && strings.Contains(line, " ") && !strings.HasPrefix(line, "Documentation:") {
+				t.Errorf("explain %s: line longer than %d columns: %q", r.ID, ruledoc.ExplainWidth, line)
 			}
 		}
 	}
