@@ -41,15 +41,8 @@ type finding struct {
 // Nodes, and returns the findings.
 func checkOffline(t *testing.T, nodes []*corev1.Node, workload client.Object) []finding {
 	t.Helper()
-	var doc bytes.Buffer
-	for _, n := range nodes {
-		n = n.DeepCopy()
-		n.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Node"}
-		appendYAML(t, &doc, n)
-	}
-	appendYAML(t, &doc, workload)
 	path := filepath.Join(t.TempDir(), "scenario.yaml")
-	if err := os.WriteFile(path, doc.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(scenarioYAML(t, nodes, workload)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
@@ -59,6 +52,19 @@ func checkOffline(t *testing.T, nodes []*corev1.Node, workload client.Object) []
 		t.Fatalf("check output is not JSON (%v): %s %s", err, stdout.String(), stderr.String())
 	}
 	return out.Results
+}
+
+// scenarioYAML is the Nodes and the workload as one YAML stream.
+func scenarioYAML(t *testing.T, nodes []*corev1.Node, workload client.Object) string {
+	t.Helper()
+	var doc bytes.Buffer
+	for _, n := range nodes {
+		n = n.DeepCopy()
+		n.TypeMeta = metav1.TypeMeta{APIVersion: "v1", Kind: "Node"}
+		appendYAML(t, &doc, n)
+	}
+	appendYAML(t, &doc, workload)
+	return doc.String()
 }
 
 func appendYAML(t *testing.T, doc *bytes.Buffer, obj any) {

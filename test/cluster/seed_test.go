@@ -154,11 +154,19 @@ func TestStatefulSetGetsDNSNamesAndClaims(t *testing.T) {
 		t.Fatalf("setwarden warned about a sound StatefulSet: %q", w)
 	}
 
-	placed := settle(t, ns, "web", replicas)
-	if len(placed.pending) != 0 {
-		t.Fatalf("%d pods stay Pending", len(placed.pending))
-	}
-	for _, p := range placed.ready {
+	// Each pod waits (FailedScheduling) until the PV controller binds its
+	// claim, so the pods are awaited Ready rather than settled.
+	var ready []corev1.Pod
+	framework.WaitFor(t, "the 3 pods of StatefulSet web to be Ready", settleTimeout, func() bool {
+		ready = ready[:0]
+		for _, p := range pods(t, ns, "web") {
+			if podReady(&p) {
+				ready = append(ready, p)
+			}
+		}
+		return len(ready) == replicas
+	})
+	for _, p := range ready {
 		if p.Spec.Hostname != p.Name || p.Spec.Subdomain != "web" {
 			t.Errorf("pod %s has hostname %q and subdomain %q, want %q and %q", p.Name, p.Spec.Hostname, p.Spec.Subdomain, p.Name, "web")
 		}
