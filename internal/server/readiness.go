@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
 
 // syncer is the part of a cache that tells whether it has synced.
@@ -51,3 +52,33 @@ func (r *ReleaseAfterSync) Start(ctx context.Context) error {
 // NeedLeaderElection implements manager.LeaderElectionRunnable: every
 // replica has its own memory.
 func (*ReleaseAfterSync) NeedLeaderElection() bool { return false }
+
+// Check is a named readiness check.
+type Check struct {
+	Name    string
+	Checker healthz.Checker
+}
+
+// AddChecks gives a manager the probes every setwarden server has: a
+// liveness ping, and readiness that turns false as soon as shutdown begins
+// (ctx is done), before the servers are told to stop, then the extra checks,
+// then the caches' sync (CacheSynced).
+func AddChecks(ctx context.Context, mgr manager.Manager, extra ...Check) error {
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
+		if ctx.Err() != nil {
+			return errors.New("shutting down")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, c := range extra {
+		if err := mgr.AddReadyzCheck(c.Name, c.Checker); err != nil {
+			return err
+		}
+	}
+	return mgr.AddReadyzCheck("cache", CacheSynced(mgr.GetCache()))
+}

@@ -3,10 +3,8 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -21,16 +19,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/setwarden/setwarden/internal/server"
 	"github.com/setwarden/setwarden/internal/server/certs"
 	"github.com/setwarden/setwarden/internal/server/metricsauth"
-	"github.com/setwarden/setwarden/policies"
 	swwebhook "github.com/setwarden/setwarden/webhook"
 )
 
@@ -145,7 +140,7 @@ func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := setupWebhooks(ctx, mgr, cfg, raw, o); err != nil {
+	if err := swwebhook.Setup(ctx, mgr, cfg, raw, o.configPath, o.configInterval); err != nil {
 		return err
 	}
 	if o.tls.mode == tlsModeSelfManaged {
@@ -265,62 +260,14 @@ func (o *serveOptions) metricsOptions(tlsOpts []func(*tls.Config)) metricsserver
 	return opts
 }
 
-// setupWebhooks registers the admission handlers and the config watcher,
-// and starts the Service and Node informers so readiness waits for them.
-func setupWebhooks(ctx context.Context, mgr manager.Manager, cfg *policies.Config, raw []byte, o *serveOptions) error {
-	m := swwebhook.NewMetrics(metrics.Registry)
-	engines := swwebhook.NewEngineStore(policies.NewEngine(cfg))
-	h := &swwebhook.Handlers{
-		Engines: engines,
-		View:    &swwebhook.CacheView{Cache: mgr.GetCache(), APIReader: mgr.GetAPIReader()},
-		Metrics: m,
-	}
-	h.Register(mgr.GetWebhookServer())
-	for _, obj := range []client.Object{&corev1.Service{}, &corev1.Node{}} {
-		informer, err := mgr.GetCache().GetInformer(ctx, obj)
-		if err != nil {
-			return fmt.Errorf("starting informer for %T: %w", obj, err)
-		}
-		if _, ok := obj.(*corev1.Node); ok {
-			if err := h.View.WatchNodes(informer); err != nil {
-				return err
-			}
-		}
-	}
-	if err := mgr.Add(&server.ReleaseAfterSync{Cache: mgr.GetCache()}); err != nil {
-		return err
-	}
-	if o.configPath != "" {
-		w := &swwebhook.ConfigWatcher{Path: o.configPath, Interval: o.configInterval, Store: engines, Metrics: m, Loaded: raw}
-		if err := mgr.Add(w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // setupChecks makes readiness true only when the webhook server serves (with
 // a certificate loaded) and the caches have synced, and false again as soon
-// as shutdown begins, before the webhook server itself is told to stop.
+// as shutdown begins (server.AddChecks).
 func setupChecks(ctx context.Context, mgr manager.Manager, o *serveOptions, certStore *certs.Store) error {
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
-		if ctx.Err() != nil {
-			return errors.New("shutting down")
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
+	var checks []server.Check
 	if o.tls.mode == tlsModeSelfManaged {
-		if err := mgr.AddReadyzCheck("certificate", certStore.Checker); err != nil {
-			return err
-		}
+		checks = append(checks, server.Check{Name: "certificate", Checker: certStore.Checker})
 	}
-	if err := mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		return err
-	}
-	return mgr.AddReadyzCheck("cache", server.CacheSynced(mgr.GetCache()))
+	checks = append(checks, server.Check{Name: "webhook", Checker: mgr.GetWebhookServer().StartedChecker()})
+	return server.AddChecks(ctx, mgr, checks...)
 }
