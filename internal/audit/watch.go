@@ -239,7 +239,7 @@ func (w *Watcher) judge(ctx context.Context, k key, c cause) error {
 	kind := kinds[k.kind]
 	obj := kind.New().(client.Object)
 	err := w.Cache.Get(ctx, client.ObjectKey{Namespace: k.namespace, Name: k.name}, obj)
-	if apierrors.IsNotFound(err) || err == nil && Controlled(obj) {
+	if apierrors.IsNotFound(err) {
 		// The garbage collector deletes its Report with it.
 		w.forget(k)
 		return nil
@@ -250,6 +250,9 @@ func (w *Watcher) judge(ctx context.Context, k key, c cause) error {
 	w.mu.Lock()
 	st := w.state[k]
 	w.mu.Unlock()
+	if Controlled(obj) {
+		return w.adopted(ctx, k, obj, st)
+	}
 	if st != nil && st.uid != obj.GetUID() {
 		w.forget(k) // recreated: the old one's Report goes with the old one
 		st = nil
@@ -287,6 +290,27 @@ func (w *Watcher) judge(ctx context.Context, k key, c cause) error {
 	}
 	w.emitEvents(obj, next, prev)
 	w.remember(k, obj.GetUID(), st, next)
+	return nil
+}
+
+// adopted handles an object whose controller is now a judged kind (a
+// ReplicaSet a Deployment adopted): it is judged through its controller,
+// so a Report it had as a workload of its own goes.
+func (w *Watcher) adopted(ctx context.Context, k key, obj client.Object, st *objectState) error {
+	if st == nil || st.uid == obj.GetUID() {
+		_, reported, err := w.reported(ctx, k, obj.GetUID(), st)
+		if err != nil {
+			return err
+		}
+		if reported {
+			kind := kinds[k.kind]
+			ref := report.ObjectRef{APIVersion: kind.GroupVersion().String(), Kind: kind.Kind, Namespace: k.namespace, Name: k.name}
+			if err := w.writeReport(ctx, ref, obj.GetUID(), nil, true); err != nil {
+				return err
+			}
+		}
+	}
+	w.forget(k)
 	return nil
 }
 

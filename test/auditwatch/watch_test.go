@@ -11,8 +11,11 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/setwarden/setwarden/internal/audit"
+	"github.com/setwarden/setwarden/policies"
 	"github.com/setwarden/setwarden/test/framework"
 )
 
@@ -106,6 +109,26 @@ func TestViolationsBecomeReportsAndEvents(t *testing.T) {
 	waitNoReport(t, c, deploy)
 }
 
+func TestAnAdoptedObjectLosesItsReport(t *testing.T) {
+	c := adminClient(t)
+	ns := newNamespace(t)
+	owner := framework.WebDeployment(ns)
+	fragile := fragileDeployment(ns)
+	rs := &appsv1.ReplicaSet{ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: ns},
+		Spec: appsv1.ReplicaSetSpec{Selector: fragile.Spec.Selector, Template: fragile.Spec.Template}}
+	for _, obj := range []client.Object{owner, rs} {
+		if err := c.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReport(t, c, rs, "toleration-value-fragile")
+	rs.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: owner.Name, UID: owner.UID, Controller: ptr.To(true)}}
+	if err := c.Update(t.Context(), rs); err != nil {
+		t.Fatal(err)
+	}
+	waitNoReport(t, c, rs)
+}
+
 func TestGoverningServiceChanges(t *testing.T) {
 	c := adminClient(t)
 	ns := newNamespace(t)
@@ -131,7 +154,8 @@ func TestGoverningServiceChanges(t *testing.T) {
 		t.Fatalf("the StatefulSet with its Service has a Report: %+v", rep.Results)
 	}
 
-	before := leader.metric(t, judgedService)
+	const missing = `setwarden_audit_findings{action="Warn",rule="statefulset-service-missing"}`
+	before, findings := leader.metric(t, judgedService), leader.metric(t, missing)
 	if err := c.Delete(t.Context(), svc); err != nil {
 		t.Fatal(err)
 	}
@@ -142,6 +166,9 @@ func TestGoverningServiceChanges(t *testing.T) {
 	if got := leader.metric(t, judgedService) - before; got != 1 {
 		t.Errorf("deleting the Service judged %v objects again, want 1: the StatefulSet naming it", got)
 	}
+	if got := leader.metric(t, missing) - findings; got != 1 {
+		t.Errorf("the findings gauge of statefulset-service-missing moved by %v, want 1", got)
+	}
 
 	svc.ResourceVersion = ""
 	if err := c.Create(t.Context(), svc); err != nil {
@@ -150,6 +177,9 @@ func TestGoverningServiceChanges(t *testing.T) {
 	waitNoReport(t, c, sts)
 	if got := leader.metric(t, judgedService) - before; got != 2 {
 		t.Errorf("deleting and creating the Service judged %v objects again, want 2", got)
+	}
+	if got := leader.metric(t, missing); got != findings {
+		t.Errorf("the findings gauge of statefulset-service-missing is %v after the fix, want %v", got, findings)
 	}
 }
 
@@ -262,30 +292,20 @@ func TestConfigChangeJudgesEverythingOnce(t *testing.T) {
 }
 
 // countWorkloads counts the workloads a full pass judges: every object of
-// the judged kinds whose controller is not one of them. The API server
-// runs no controllers, so only Deployments, StatefulSets and DaemonSets
-// the tests created exist, and no Pods or ReplicaSets.
+// the judged kinds whose controller is not one of them.
 func countWorkloads(t *testing.T, c client.Client) int {
 	t.Helper()
 	var n int
-	for _, list := range []client.ObjectList{&appsv1.DeploymentList{}, &appsv1.StatefulSetList{}, &appsv1.DaemonSetList{},
-		&appsv1.ReplicaSetList{}, &corev1.PodList{}, &corev1.ReplicationControllerList{}} {
+	for _, kind := range policies.Kinds() {
+		list := &metav1.PartialObjectMetadataList{}
+		list.SetGroupVersionKind(kind.GroupVersion().WithKind(kind.Kind + "List"))
 		if err := c.List(t.Context(), list); err != nil {
 			t.Fatal(err)
 		}
-		switch l := list.(type) {
-		case *appsv1.DeploymentList:
-			n += len(l.Items)
-		case *appsv1.StatefulSetList:
-			n += len(l.Items)
-		case *appsv1.DaemonSetList:
-			n += len(l.Items)
-		case *appsv1.ReplicaSetList:
-			n += len(l.Items)
-		case *corev1.PodList:
-			n += len(l.Items)
-		case *corev1.ReplicationControllerList:
-			n += len(l.Items)
+		for i := range list.Items {
+			if !audit.Controlled(&list.Items[i]) {
+				n++
+			}
 		}
 	}
 	return n
