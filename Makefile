@@ -73,6 +73,13 @@ fidelity: tools
 	$(GO) test ./test/fidelity/ -count=1 -v -timeout 30m -fidelity.full
 	$(GO) test ./test/native/ -count=1 -v -timeout 30m -native.full
 
+## cluster-fidelity: the cluster-aware rules' predictions against the real scheduler on 500 generated scenarios, and
+## an agent DaemonSet on 1,000 simulated Nodes through the webhooks (test/cluster); prints agreement per rule, timings
+.PHONY: cluster-fidelity
+cluster-fidelity: tools
+	$(GO) test ./test/cluster/ -count=1 -v -timeout 30m -parallel 8 -run 'TestGenerated|TestAgentDaemonSetAtScale' \
+		-args -cluster.scenarios=500 -cluster.scale=1000
+
 ## native-policies: charts/setwarden/files/native-policies.yaml, what `setwarden export` writes for the default PolicyConfig
 .PHONY: native-policies
 native-policies:

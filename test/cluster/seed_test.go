@@ -63,6 +63,37 @@ func TestAgentDaemonSetRunsOnEveryNode(t *testing.T) {
 			t.Errorf("the pods run on %v, want one on each of %v", got, all)
 		}
 	})
+	t.Run("on a cluster without setwarden's webhooks, the same DaemonSet misses the control-plane nodes", func(t *testing.T) {
+		plain, err := framework.Start(framework.Options{NoWebhooks: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = plain.Stop() })
+		c, err := plain.StartCluster(t.Context(), framework.ClusterOptions{Nodes: seedNodes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(c.Stop)
+		ds := framework.AgentDaemonSet(framework.Namespace)
+		if err := plain.Client.Create(t.Context(), ds); err != nil {
+			t.Fatal(err)
+		}
+		got := &appsv1.DaemonSet{}
+		framework.WaitFor(t, "the DaemonSet to report its pods ready", settleTimeout, func() bool {
+			if err := plain.Client.Get(t.Context(), client.ObjectKeyFromObject(ds), got); err != nil {
+				t.Fatal(err)
+			}
+			s := got.Status
+			return s.ObservedGeneration == got.Generation && s.DesiredNumberScheduled > 0 && s.NumberReady == s.DesiredNumberScheduled
+		})
+		time.Sleep(time.Second)
+		if err := plain.Client.Get(t.Context(), client.ObjectKeyFromObject(ds), got); err != nil {
+			t.Fatal(err)
+		}
+		if s := got.Status; s.DesiredNumberScheduled != workerNodes || s.NumberReady != workerNodes {
+			t.Errorf("the DaemonSet wants %d pods and has %d ready, want %d and %d (the workers)", s.DesiredNumberScheduled, s.NumberReady, workerNodes, workerNodes)
+		}
+	})
 	t.Run("where setwarden's webhooks do not apply, the same DaemonSet misses the control-plane nodes", func(t *testing.T) {
 		// The webhooks' namespaceSelector leaves kube-system out, as a
 		// cluster without setwarden would.
