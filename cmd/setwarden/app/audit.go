@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/setwarden/setwarden/internal/audit"
+	"github.com/setwarden/setwarden/internal/check"
 	"github.com/setwarden/setwarden/internal/report"
 	"github.com/setwarden/setwarden/policies"
 )
@@ -106,7 +107,7 @@ func (o *auditOptions) run(ctx context.Context, streams Streams, namespaceSet bo
 	if err != nil {
 		return err
 	}
-	defer useCheckGC()()
+	defer check.UseGC()()
 	cs, contextNamespace, err := audit.Connect(o.kubeconfig, o.context)
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}

@@ -2,18 +2,13 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/setwarden/setwarden/internal/check"
 	"github.com/setwarden/setwarden/internal/fix"
@@ -22,20 +17,9 @@ import (
 	"github.com/setwarden/setwarden/policies"
 )
 
-// clusterOptions are check's flags for reading a live cluster: read-only
-// lookups of Services and Nodes, and the installed chart's PolicyConfig.
-type clusterOptions struct {
-	enabled        bool
-	kubeconfig     string
-	context        string
-	configFromLive bool
-	namespace      string
-	configMap      string
-}
-
 // checkOptions are the flags of `setwarden check`.
 type checkOptions struct {
-	cluster       clusterOptions
+	cluster       check.Cluster
 	walk          walkOptions
 	filenames     []string
 	kustomizeDirs []string
@@ -108,12 +92,12 @@ error.`,
 	flags.BoolVar(&o.allowEmpty, "allow-empty", false, "let an input without any Kubernetes object pass (by default it is an input error)")
 	flags.StringVarP(&o.namespace, "namespace", "n", o.namespace, "namespace of the objects that name none, as with kubectl: for exemptions, per-namespace actions, Service lookups and the report")
 	addWalkFlags(flags, &o.walk)
-	flags.BoolVar(&o.cluster.enabled, "cluster", false, "also read Services and Nodes from the live cluster (read-only; objects in the input take precedence)")
-	flags.StringVar(&o.cluster.kubeconfig, "kubeconfig", "", "kubeconfig file for --cluster and --config-from-cluster (default: kubectl's)")
-	flags.StringVar(&o.cluster.context, "context", "", "kubeconfig context for --cluster and --config-from-cluster")
-	flags.BoolVar(&o.cluster.configFromLive, "config-from-cluster", false, "use the PolicyConfig of the setwarden installed in the cluster")
-	flags.StringVar(&o.cluster.namespace, "setwarden-namespace", policies.DefaultNamespace, "namespace of the installed setwarden, for --config-from-cluster")
-	flags.StringVar(&o.cluster.configMap, "setwarden-configmap", "setwarden-config", "ConfigMap holding the installed PolicyConfig, for --config-from-cluster")
+	flags.BoolVar(&o.cluster.Enabled, "cluster", false, "also read Services and Nodes from the live cluster (read-only; objects in the input take precedence)")
+	flags.StringVar(&o.cluster.Kubeconfig, "kubeconfig", "", "kubeconfig file for --cluster and --config-from-cluster (default: kubectl's)")
+	flags.StringVar(&o.cluster.Context, "context", "", "kubeconfig context for --cluster and --config-from-cluster")
+	flags.BoolVar(&o.cluster.ConfigFromLive, "config-from-cluster", false, "use the PolicyConfig of the setwarden installed in the cluster")
+	flags.StringVar(&o.cluster.Namespace, "setwarden-namespace", policies.DefaultNamespace, "namespace of the installed setwarden, for --config-from-cluster")
+	flags.StringVar(&o.cluster.ConfigMap, "setwarden-configmap", "setwarden-config", "ConfigMap holding the installed PolicyConfig, for --config-from-cluster")
 	// Shell completion offers the values of -o and --fail-on.
 	cmd.RegisterFlagCompletionFunc("output", fixedCompletion(report.Formats...))
 	cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletion(report.FailOnValues...))
@@ -127,33 +111,16 @@ func fixedCompletion(values ...string) cobra.CompletionFunc {
 	}
 }
 
-// checkGCPercent is the garbage collector's GOGC for a check. A check's
-// live heap is small and does not grow with the input (about 8 MiB, see
-// BenchmarkCheck100k), and it allocates that much every few hundred
-// objects: collecting at 5x the live heap instead of 2x makes it about 15%
-// faster for some 20 MiB more memory, which stays flat.
-const checkGCPercent = 400
-
-// useCheckGC sets checkGCPercent unless GOGC is set in the environment, and
-// returns the function that puts the previous setting back.
-func useCheckGC() (restore func()) {
-	if _, set := os.LookupEnv("GOGC"); set {
-		return func() {}
-	}
-	old := debug.SetGCPercent(checkGCPercent)
-	return func() { debug.SetGCPercent(old) }
-}
-
 func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string) error {
 	if err := o.validate(paths); err != nil {
 		return err
 	}
-	defer useCheckGC()()
-	cfg, err := loadConfig(o.configPath)
+	defer check.UseGC()()
+	cfg, err := check.LoadConfig(o.configPath)
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	live, cfg, clusterErrs := o.connect(ctx, cfg)
+	live, cfg, clusterErrs := check.Connect(ctx, o.cluster, o.namespace, cfg)
 	engine := policies.NewEngine(cfg)
 	reader := &manifest.Reader{Stdin: streams.In}
 	defer reader.Close()
@@ -214,7 +181,7 @@ func (o *checkOptions) validate(paths []string) error {
 	if o.diff && !o.fix {
 		return &exitError{code: ExitUsage, msg: "--diff shows what --fix would change: use it with --fix"}
 	}
-	if o.configPath != "" && o.cluster.configFromLive {
+	if o.configPath != "" && o.cluster.ConfigFromLive {
 		return &exitError{code: ExitUsage, msg: "--config and --config-from-cluster both name the PolicyConfig: use one"}
 	}
 	if o.fix && len(o.kustomizeDirs) > 0 {
@@ -224,68 +191,4 @@ func (o *checkOptions) validate(paths []string) error {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	return nil
-}
-
-// connect opens the live cluster when --cluster or --config-from-cluster
-// asks for it, reads the installed PolicyConfig for the latter, and probes
-// the cluster once for the former. A cluster that cannot be reached, or
-// refuses the credentials or the access, is an input error with the API
-// server's message, and the check goes on without it (with the built-in
-// PolicyConfig for --config-from-cluster).
-func (o *checkOptions) connect(ctx context.Context, cfg *policies.Config) (kubernetes.Interface, *policies.Config, []report.Problem) {
-	if !o.cluster.enabled && !o.cluster.configFromLive {
-		return nil, cfg, nil
-	}
-	flag := "--cluster"
-	if o.cluster.configFromLive {
-		flag = "--config-from-cluster"
-	}
-	cs, err := check.NewClient(o.cluster.kubeconfig, o.cluster.context, "setwarden-check")
-	if err != nil {
-		return nil, cfg, []report.Problem{{File: flag, Message: err.Error() + "; checked without the cluster"}}
-	}
-	server := check.ServerURL(cs)
-	var errs []report.Problem
-	if o.cluster.configFromLive {
-		live, err := check.ConfigFromCluster(ctx, cs, o.cluster.namespace, o.cluster.configMap)
-		if err != nil {
-			errs = append(errs, report.Problem{File: server, Message: "--config-from-cluster: " + err.Error() + "; checked with the built-in PolicyConfig"})
-			if !isAPIStatus(err) {
-				return nil, cfg, errs // not reached: probing again would only wait again
-			}
-		} else {
-			cfg = live
-		}
-	}
-	if !o.cluster.enabled {
-		return nil, cfg, errs
-	}
-	if err := check.Probe(ctx, cs, o.namespace); err != nil {
-		return nil, cfg, append(errs, report.Problem{File: server, Message: "--cluster: " + err.Error() + "; checked without the cluster"})
-	}
-	return cs, cfg, errs
-}
-
-// isAPIStatus reports whether err is an answer of the API server (such as
-// 401, 403 or 404), rather than a failure to reach it.
-func isAPIStatus(err error) bool {
-	var status apierrors.APIStatus
-	return errors.As(err, &status)
-}
-
-// loadConfig reads the PolicyConfig at path, or returns nil (the defaults)
-// when path is empty.
-func loadConfig(path string) (*policies.Config, error) {
-	if path == "" {
-		return nil, nil
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading --config: %w", err)
-	}
-	cfg, err := policies.ParseConfig(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return cfg, nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/setwarden/setwarden/internal/check"
 	"github.com/setwarden/setwarden/internal/manifest"
 	"github.com/setwarden/setwarden/test/benchcorpus"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -191,12 +192,12 @@ func checkSampleHeap() func() uint64 {
 //     client-go's universal deserializer (sigs.k8s.io/yaml, then
 //     encoding/json into the typed object).
 //
-// Each runs with check's GOGC (checkGCPercent).
+// Each runs with check's GOGC (check.GCPercent).
 //
 //	go test ./cmd/setwarden/app -run '^$' -bench CheckYardsticks -benchtime 1x -cpu 1
 func BenchmarkCheckYardsticks(b *testing.B) {
 	const objects = 20_000
-	defer debug.SetGCPercent(debug.SetGCPercent(checkGCPercent))
+	defer debug.SetGCPercent(debug.SetGCPercent(check.GCPercent))
 	dir := b.TempDir()
 	if _, err := benchcorpus.WriteFiles(dir, objects, 1_000); err != nil {
 		b.Fatal(err)

@@ -302,36 +302,6 @@ func gcPercent() int {
 	return p
 }
 
-func TestUseCheckGC(t *testing.T) {
-	tests := []struct {
-		name   string
-		gogc   string // "" for unset
-		before int
-		want   int
-	}{
-		{name: "without GOGC a check collects at checkGCPercent", before: 100, want: checkGCPercent},
-		{name: "a GOGC in the environment is left to rule", gogc: "50", before: 50, want: 50},
-		{name: "GOGC=off in the environment is left to rule", gogc: "off", before: -1, want: -1},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Setenv("GOGC", tt.gogc) // restored after the test
-			if tt.gogc == "" {
-				os.Unsetenv("GOGC")
-			}
-			defer debug.SetGCPercent(debug.SetGCPercent(tt.before))
-			restore := useCheckGC()
-			if got := gcPercent(); got != tt.want {
-				t.Errorf("GOGC during a check = %d, want %d", got, tt.want)
-			}
-			restore()
-			if got := gcPercent(); got != tt.before {
-				t.Errorf("GOGC after a check = %d, want %d as before it", got, tt.before)
-			}
-		})
-	}
-}
-
 // TestCheckLeavesTheGCPercentAsItWas checks that a whole check run
 // in-process (as the tests and benchmarks run it) restores the setting.
 func TestCheckLeavesTheGCPercentAsItWas(t *testing.T) {

@@ -69,7 +69,7 @@ func (o *exportOptions) run(ctx context.Context, streams Streams) error {
 	if o.configPath != "" && o.fromCluster {
 		return usage("--config and --config-from-cluster both name the PolicyConfig: use one")
 	}
-	cfg, err := loadConfig(o.configPath)
+	cfg, err := check.LoadConfig(o.configPath)
 	if err != nil {
 		return usage("%s", err.Error())
 	}
