@@ -26,6 +26,9 @@ chart_dir=charts/setwarden
 app_version="$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "${chart_dir}/Chart.yaml")"
 version="${VERSION:-$(git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo "v${app_version}-dev")}"
 revision="${REVISION:-$(git rev-parse HEAD 2>/dev/null || echo unknown)}"
+if [[ -z "${REVISION:-}" && -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]]; then
+	revision+="-dirty"
+fi
 export SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-$(git log -1 --format=%ct 2>/dev/null || echo 0)}"
 platforms="${PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64}"
 # Chart versions and image tags are SemVer without the v of Go's module versions.

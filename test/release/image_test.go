@@ -73,8 +73,11 @@ func openImage(t *testing.T, dist string) ociLayout {
 	}
 	defer f.Close()
 	l := ociLayout{t: t, files: tarFiles(t, f)}
-	if got := string(l.files["oci-layout"]); got != `{"imageLayoutVersion": "1.0.0"}` && got != `{"imageLayoutVersion":"1.0.0"}` {
-		t.Fatalf("oci-layout = %q, want imageLayoutVersion 1.0.0", got)
+	var layout struct {
+		ImageLayoutVersion string `json:"imageLayoutVersion"`
+	}
+	if err := json.Unmarshal(l.files["oci-layout"], &layout); err != nil || layout.ImageLayoutVersion != "1.0.0" {
+		t.Fatalf("oci-layout = %q (%v), want imageLayoutVersion 1.0.0", l.files["oci-layout"], err)
 	}
 	return l
 }
