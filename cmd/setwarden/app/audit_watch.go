@@ -3,10 +3,8 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
-	"net/http"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -18,7 +16,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -202,22 +199,12 @@ func (w *watchOptions) metricsOptions() metricsserver.Options {
 	return opts
 }
 
-// setupWatchChecks makes readiness true once the caches have synced, and
-// false as soon as shutdown begins.
+// setupWatchChecks adds every server's probes (server.AddChecks: ready
+// once the caches have synced, not while shutting down) and returns the
+// caches' initial lists to the operating system once synced.
 func setupWatchChecks(ctx context.Context, mgr manager.Manager) error {
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return err
-	}
-	if err := mgr.AddReadyzCheck("shutdown", func(*http.Request) error {
-		if ctx.Err() != nil {
-			return errors.New("shutting down")
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
 	if err := mgr.Add(&server.ReleaseAfterSync{Cache: mgr.GetCache()}); err != nil {
 		return err
 	}
-	return mgr.AddReadyzCheck("cache", server.CacheSynced(mgr.GetCache()))
+	return server.AddChecks(ctx, mgr)
 }
