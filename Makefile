@@ -59,7 +59,7 @@ bench: tools
 	set -o pipefail; $(GO) test ./webhook/ -run '^$$' -bench . -benchmem -count 5 | tee $(BIN)/bench/decision.txt
 	$(GO) test ./cmd/setwarden/app -run '^$$' -bench 'Check' -benchtime 1x -benchmem -cpu 1,2
 	SETWARDEN_PERF=1 SETWARDEN_PERF_OUT=$(BIN)/bench/figures.jsonl $(GO) test ./test/perf -count=1 -v -timeout 30m \
-		-run '^(TestWebhookLoad|TestAPIServerAdmission|TestMemoryAndStartup)$$'
+		-run '^(TestWebhookLoad|TestAPIServerAdmission|TestMemoryAndStartup|TestAuditOneShot|TestAuditWatch)$$'
 	@$(GO) run ./test/perf/benchtable -out $(BIN)/bench/figures.jsonl -decision $(BIN)/bench/decision.txt print
 
 clean:

@@ -18,7 +18,7 @@ const OutEnv = "SETWARDEN_PERF_OUT"
 type Record struct {
 	// Target is the number of the measurement the figure belongs to: 1
 	// decision cost, 2 webhook over TLS, 3 creates through kube-apiserver,
-	// 4 memory, 5 start-up.
+	// 4 memory, 5 start-up, 6 audit (one-shot and --watch).
 	Target int `json:"target"`
 	// Figure says what was measured, such as "setwarden added p99".
 	Figure string `json:"figure"`
