@@ -113,7 +113,7 @@ func (c *Cluster) start(e *Env, opts ClusterOptions) error {
 		return err
 	}
 	c.Scheduler, err = startKilledWithParent(filepath.Join(AssetsDir(), "kube-scheduler"), filepath.Join(e.dir, "kube-scheduler.log"),
-		append(delegated, "--secure-port", strconv.Itoa(schedulerPort))...)
+		slices.Concat(delegated, []string{"--secure-port", strconv.Itoa(schedulerPort)})...)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (c *Cluster) start(e *Env, opts ClusterOptions) error {
 		return err
 	}
 	c.ControllerManager, err = startKilledWithParent(filepath.Join(AssetsDir(), "kube-controller-manager"), filepath.Join(e.dir, "kube-controller-manager.log"),
-		append(delegated, "--secure-port", strconv.Itoa(kcmPort), "--controllers", strings.Join(controllers, ","))...)
+		slices.Concat(delegated, []string{"--secure-port", strconv.Itoa(kcmPort), "--controllers", strings.Join(controllers, ",")})...)
 	if err != nil {
 		return err
 	}
