@@ -1,29 +1,50 @@
 #!/usr/bin/env bash
 # Builds the binaries the end-to-end tests need (etcd, kube-apiserver, kubectl,
-# helm) from the Go module proxy into bin/, skipping any that already exist.
-# The first cold build takes about ten minutes on a 2-core machine.
+# helm, and for the cluster-in-a-box tests kube-scheduler,
+# kube-controller-manager and kwok) from the Go module proxy into bin/,
+# skipping any that are already built from the same module and flags.
+# The first cold build takes about fifteen minutes on a 2-core machine.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${root}/bin"
 mkdir -p "${bin}"
 
-# A stamp of this script and the tools modules: when either changes (a new
-# version, new flags), every binary is rebuilt.
-stamp="$(cat "$0" "${root}"/hack/tools/*/go.mod | sha256sum | cut -d' ' -f1)"
-if [[ "$(cat "${bin}/.tools-stamp" 2>/dev/null)" != "${stamp}" ]]; then
-	rm -f "${bin}"/{etcd,kube-apiserver,kubectl,helm,govulncheck}
+# Each binary has a stamp, bin/.<name>.stamp: a hash of its tools module's
+# go.mod, its package and its flags. When one changes (a new version, new
+# flags), that binary is rebuilt, and only that one: adding a command to a
+# module does not rebuild the others (a rebuild replaces the binary atomically,
+# so a test running meanwhile keeps working).
+stamp_of() { # stamp_of <tools module dir> <package> <ldflags>
+	{ cat "${root}/hack/tools/$1/go.mod"; echo "$2 $3"; } | sha256sum | cut -d' ' -f1
+}
+
+# Binaries built under the former single stamp (of this script and every
+# go.mod, at the version that built etcd, kube-apiserver, kubectl, helm and
+# govulncheck) are adopted as they are rather than rebuilt.
+legacy_stamp=b82f62b6fb312e36c9fda1a3ffbd2a0c10bceee75dc44d4b565ffb54342dd862
+adopt=false
+if [[ "$(cat "${bin}/.tools-stamp" 2>/dev/null)" == "${legacy_stamp}" ]]; then
+	adopt=true
 fi
 
 build() { # build <tools module dir> <output name> <package> [ldflags]
 	local dir="$1" out="$2" pkg="$3" ldflags="${4:-}"
-	if [[ -x "${bin}/${out}" ]]; then
+	local stamp stampfile="${bin}/.${out}.stamp"
+	stamp="$(stamp_of "${dir}" "${pkg}" "${ldflags}")"
+	if [[ -x "${bin}/${out}" && ! -f "${stampfile}" && "${adopt}" == true ]]; then
+		echo "${stamp}" > "${stampfile}"
+	fi
+	if [[ -x "${bin}/${out}" && "$(cat "${stampfile}" 2>/dev/null)" == "${stamp}" ]]; then
 		return 0
 	fi
 	echo "build-tools: building ${out} from ${pkg}" >&2
+	local start=${SECONDS}
 	(cd "${root}/hack/tools/${dir}" &&
 		CGO_ENABLED=0 go build -trimpath -ldflags="-s -w ${ldflags}" -o "${bin}/${out}.tmp" "${pkg}")
 	mv "${bin}/${out}.tmp" "${bin}/${out}"
+	echo "${stamp}" > "${stampfile}"
+	echo "build-tools: built ${out} in $((SECONDS - start)) s" >&2
 }
 
 build etcd etcd go.etcd.io/etcd/server/v3
@@ -45,5 +66,10 @@ for pkg in pkg/lint/rules pkg/chartutil; do
 done
 build helm helm "${helm_pkg}/cmd/helm" "${helm_ldflags}"
 build govulncheck govulncheck golang.org/x/vuln/cmd/govulncheck
+# The cluster in a box (test/cluster): the real scheduler and controllers,
+# with KWOK simulating the Nodes and the pods' lifecycles.
+build kube kube-scheduler k8s.io/kubernetes/cmd/kube-scheduler "${kube_ldflags}"
+build kube kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager "${kube_ldflags}"
+build kwok kwok sigs.k8s.io/kwok/cmd/kwok
 
-echo "${stamp}" > "${bin}/.tools-stamp"
+rm -f "${bin}/.tools-stamp"
