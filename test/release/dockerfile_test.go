@@ -156,21 +156,6 @@ func normalizeVars(words []string) []string {
 	return out
 }
 
-// releaseLDFlags are the -ldflags every release binary carries, with the
-// values of -X cut off: "-s", "-w", "-X .../version.version=", ...
-func releaseLDFlags(t *testing.T) []string {
-	t.Helper()
-	var flags []string
-	for _, w := range parseDistScript(t).LDFlags {
-		name, _, _ := strings.Cut(w, "=")
-		if strings.HasPrefix(w, "-X ") {
-			name = strings.TrimPrefix(name, "-X ") + "="
-		}
-		flags = append(flags, name)
-	}
-	return flags
-}
-
 // TestDockerfileBuildsTheRelease keeps the Dockerfile, for machines with
 // Docker, building what `make dist` and `make image` build: the same go
 // build flags and version stamp, and an image with the same user,

@@ -269,6 +269,7 @@ func TestImageRuns(t *testing.T) {
 		}
 		t.Fatalf("the image does not run:\n%s", strings.Join(failures, "\n"))
 	}
+	t.Logf("ran %s with podman %s", ref, strings.Join(runtime, " "))
 	examples, err := filepath.Abs(filepath.Join(repoRoot, "examples"))
 	if err != nil {
 		t.Fatal(err)

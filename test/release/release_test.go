@@ -15,6 +15,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
+	"debug/elf"
+	"debug/macho"
+	"debug/pe"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -56,6 +59,13 @@ func distDir(t *testing.T) string {
 // the image tag spell it.
 func distVersion(t *testing.T, dist string) (version, semver string) {
 	t.Helper()
+	version, _ = distStamp(t, dist)
+	return version, strings.TrimPrefix(version, "v")
+}
+
+// distStamp is the version and revision the linux/amd64 binary prints.
+func distStamp(t *testing.T, dist string) (version, revision string) {
+	t.Helper()
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
 		t.Skipf("the linux/amd64 binary does not run on %s/%s", runtime.GOOS, runtime.GOARCH)
 	}
@@ -71,7 +81,7 @@ func distVersion(t *testing.T, dist string) (version, semver string) {
 	if m[2] == "unknown" {
 		t.Errorf("setwarden version printed %q: the release names its revision", out)
 	}
-	return m[1], strings.TrimPrefix(m[1], "v")
+	return m[1], m[2]
 }
 
 // TestDistArchives checks the list of release files, that each archive holds
@@ -79,7 +89,8 @@ func distVersion(t *testing.T, dist string) (version, semver string) {
 // the README, and that the linux/amd64 binary prints the release's version.
 func TestDistArchives(t *testing.T) {
 	dist := distDir(t)
-	version, semver := distVersion(t, dist)
+	version, revision := distStamp(t, dist)
+	semver := strings.TrimPrefix(version, "v")
 	if strings.Contains(version, "devel") || strings.Contains(version, "unknown") {
 		t.Errorf("the release binary says version %q: make dist stamps the version", version)
 	}
@@ -131,6 +142,12 @@ func TestDistArchives(t *testing.T) {
 				t.Errorf("the archive's %s is not dist/setwarden_%s_%s/%s", exe, goos, arch, exe)
 			}
 			assertReleaseBuild(t, filepath.Join(dist, "setwarden_"+goos+"_"+arch, exe), goos, arch)
+			// The -X stamp: only linux/amd64 runs here, the others hold the same strings.
+			for _, stamp := range []string{version, revision} {
+				if !bytes.Contains(built, []byte(stamp)) {
+					t.Errorf("the %s binary does not hold the release stamp %q", p, stamp)
+				}
+			}
 		})
 	}
 }
@@ -207,8 +224,10 @@ func tarFiles(t *testing.T, r io.Reader) map[string][]byte {
 }
 
 // assertReleaseBuild checks, from the build information `go version -m`
-// reads, that a binary was built as the release is: static, -trimpath,
-// stripped, with the version stamp, for its platform.
+// reads, that a binary was built as the release is (static, -trimpath, for
+// its platform), and from the binary that it is stripped (-s -w: no DWARF,
+// and for ELF no symbol table). The build information does not record
+// -ldflags under -trimpath, so those are read from the file itself.
 func assertReleaseBuild(t *testing.T, path, goos, arch string) {
 	t.Helper()
 	out, err := exec.CommandContext(t.Context(), "go", "version", "-m", path).CombinedOutput()
@@ -217,8 +236,10 @@ func assertReleaseBuild(t *testing.T, path, goos, arch string) {
 	}
 	settings := map[string]string{}
 	for _, line := range strings.Split(string(out), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(line), "build\t"), "="); ok && strings.HasPrefix(strings.TrimSpace(line), "build\t") {
-			settings[k] = v
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), "build\t"); ok {
+			if k, v, ok := strings.Cut(rest, "="); ok {
+				settings[k] = v
+			}
 		}
 	}
 	want := map[string]string{"CGO_ENABLED": "0", "-trimpath": "true", "GOOS": goos, "GOARCH": arch}
@@ -227,11 +248,35 @@ func assertReleaseBuild(t *testing.T, path, goos, arch string) {
 			t.Errorf("%s was built with %s=%q, want %q", path, k, settings[k], v)
 		}
 	}
-	ldflags := settings["-ldflags"]
-	for _, flag := range releaseLDFlags(t) {
-		if !strings.Contains(ldflags, flag) {
-			t.Errorf("%s was built with -ldflags %s, want it to hold %s", path, ldflags, flag)
+	var dwarfErr error
+	switch goos {
+	case "linux":
+		f, err := elf.Open(path)
+		if err != nil {
+			t.Fatal(err)
 		}
+		defer f.Close()
+		if f.Section(".symtab") != nil {
+			t.Errorf("%s has a symbol table: built without -s", path)
+		}
+		_, dwarfErr = f.DWARF()
+	case "darwin":
+		f, err := macho.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		_, dwarfErr = f.DWARF()
+	case "windows":
+		f, err := pe.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		_, dwarfErr = f.DWARF()
+	}
+	if dwarfErr == nil {
+		t.Errorf("%s has DWARF debugging information: built without -w", path)
 	}
 }
 
