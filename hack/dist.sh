@@ -57,6 +57,13 @@ image() {
 }
 
 if [[ "${1:-}" == image ]]; then
+	# The stamp of the binaries in dist/, not of the work tree now, so that
+	# the image is the one make dist built, to the digest.
+	if [[ -f "${dist}/.release.env" ]]; then
+		# shellcheck source=/dev/null
+		source "${dist}/.release.env"
+		semver="${version#v}"
+	fi
 	image
 	exit
 fi
@@ -67,6 +74,7 @@ if [[ "${dist}" == / || "${dist}" == "${root}" ]]; then
 fi
 rm -rf "${dist}"
 mkdir -p "${dist}"
+printf 'version=%q\nrevision=%q\nSOURCE_DATE_EPOCH=%q\n' "${version}" "${revision}" "${SOURCE_DATE_EPOCH}" > "${dist}/.release.env"
 archives=()
 for platform in ${platforms}; do
 	os="${platform%/*}" arch="${platform#*/}"

@@ -94,7 +94,7 @@ func TestDistArchives(t *testing.T) {
 	if strings.Contains(version, "devel") || strings.Contains(version, "unknown") {
 		t.Errorf("the release binary says version %q: make dist stamps the version", version)
 	}
-	want := []string{"SHA256SUMS", "setwarden-" + semver + ".tgz", "setwarden-image.digest", "setwarden-image.tar",
+	want := []string{".release.env", "SHA256SUMS", "setwarden-" + semver + ".tgz", "setwarden-image.digest", "setwarden-image.tar",
 		"setwarden_" + semver + ".cdx.json"}
 	for _, p := range platforms {
 		goos, arch, _ := strings.Cut(p, "/")
