@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -287,4 +288,29 @@ func joinNonEmpty(sep string, parts ...string) string {
 		}
 	}
 	return strings.Join(kept, sep)
+}
+
+// WriteOutput writes the report in out's format (text, json or yaml) to
+// out's file, or to stdout when it names none.
+func (rep *WhatIfReport) WriteOutput(out report.Output, stdout io.Writer) (err error) {
+	w := stdout
+	if out.File != "" {
+		f, cerr := os.Create(out.File)
+		if cerr != nil {
+			return fmt.Errorf("writing the %s report: %w", out.Format, cerr)
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("writing the %s report to %s: %w", out.Format, out.File, cerr)
+			}
+		}()
+		w = f
+	}
+	switch out.Format {
+	case "json":
+		return rep.WriteJSON(w)
+	case "yaml":
+		return rep.WriteYAML(w)
+	}
+	return rep.WriteText(w)
 }

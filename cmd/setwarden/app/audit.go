@@ -3,8 +3,6 @@ package app
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -184,34 +182,11 @@ func (o *auditOptions) runWhatIf(ctx context.Context, streams Streams, outs []re
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
 	for _, out := range outs {
-		if err := writeWhatIf(rep, out, streams.Out); err != nil {
+		if err := rep.WriteOutput(out, streams.Out); err != nil {
 			return &exitError{code: ExitUsage, msg: err.Error()}
 		}
 	}
 	return o.exit(len(rep.Errors) > 0, rep.Failed(report.FailOn(o.failOn)))
-}
-
-func writeWhatIf(rep *audit.WhatIfReport, out report.Output, stdout io.Writer) (err error) {
-	w := stdout
-	if out.File != "" {
-		f, cerr := os.Create(out.File)
-		if cerr != nil {
-			return fmt.Errorf("writing the %s report: %w", out.Format, cerr)
-		}
-		defer func() {
-			if cerr := f.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("writing the %s report to %s: %w", out.Format, out.File, cerr)
-			}
-		}()
-		w = f
-	}
-	switch out.Format {
-	case "json":
-		return rep.WriteJSON(w)
-	case "yaml":
-		return rep.WriteYAML(w)
-	}
-	return rep.WriteText(w)
 }
 
 // exit turns an audit's outcome into its exit status.
