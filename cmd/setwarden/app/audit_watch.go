@@ -14,16 +14,13 @@ import (
 	reportsv1alpha1 "github.com/openreports/reports-api/apis/openreports.io/v1alpha1"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/setwarden/setwarden/internal/audit"
 	"github.com/setwarden/setwarden/internal/server"
-	"github.com/setwarden/setwarden/internal/server/metricsauth"
 )
 
 // watchGCPercent is the GOGC of watch mode, unless GOGC is set.
@@ -40,9 +37,7 @@ type watchOptions struct {
 	leaseDuration  time.Duration
 	renewDeadline  time.Duration
 	retryPeriod    time.Duration
-	metricsAddr    string
-	metricsSecure  bool
-	metricsCertDir string
+	metrics        server.Metrics
 	tlsMinVersion  string
 	probeAddr      string
 	pprofAddr      string
@@ -64,9 +59,9 @@ func (w *watchOptions) bindFlags(cmd *cobra.Command) {
 	flags.DurationVar(&w.leaseDuration, "leader-election-lease-duration", 15*time.Second, "with --watch: how long a Lease not renewed keeps other replicas waiting")
 	flags.DurationVar(&w.renewDeadline, "leader-election-renew-deadline", 10*time.Second, "with --watch: how long the leader tries to renew before it gives up")
 	flags.DurationVar(&w.retryPeriod, "leader-election-retry-period", 2*time.Second, "with --watch: how often replicas try to take or renew the Lease")
-	flags.StringVar(&w.metricsAddr, "metrics-bind-address", ":8080", `with --watch: metrics address, "0" to disable`)
-	flags.BoolVar(&w.metricsSecure, "metrics-secure", false, "with --watch: serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes to get /metrics (SubjectAccessReview)")
-	flags.StringVar(&w.metricsCertDir, "metrics-cert-dir", "", "with --watch and --metrics-secure: directory holding tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
+	flags.StringVar(&w.metrics.Addr, "metrics-bind-address", ":8080", `with --watch: metrics address, "0" to disable`)
+	flags.BoolVar(&w.metrics.Secure, "metrics-secure", false, "with --watch: serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes to get /metrics (SubjectAccessReview)")
+	flags.StringVar(&w.metrics.CertDir, "metrics-cert-dir", "", "with --watch and --metrics-secure: directory holding tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
 	flags.StringVar(&w.tlsMinVersion, "tls-min-version", "1.3", "with --watch and --metrics-secure: minimum TLS version of the metrics server: 1.2 or 1.3")
 	flags.StringVar(&w.probeAddr, "health-probe-bind-address", ":8081", `with --watch: health and readiness probe address, "0" to disable`)
 	flags.StringVar(&w.pprofAddr, "pprof-bind-address", "", `with --watch: Go profiler (/debug/pprof/) address, for diagnosis: off when empty or "0"; it has no authentication, so bind it to 127.0.0.1`)
@@ -104,7 +99,7 @@ func (o *auditOptions) runWatch(ctx context.Context, streams Streams, namespaceS
 	}
 	w.zap.DestWriter = streams.ErrOut
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&w.zap)))
-	restCfg, err := o.watchRESTConfig()
+	restCfg, err := server.RESTConfig(o.kubeconfig, o.context)
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("no Kubernetes API configuration: %v", err)}
 	}
@@ -139,17 +134,6 @@ func (o *auditOptions) runWatch(ctx context.Context, streams Streams, namespaceS
 	return mgr.Start(ctx)
 }
 
-// watchRESTConfig reads --kubeconfig and --context with kubectl's loading
-// rules, or the in-cluster config.
-func (o *auditOptions) watchRESTConfig() (*rest.Config, error) {
-	if o.kubeconfig == "" && o.context == "" {
-		return ctrl.GetConfig()
-	}
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = o.kubeconfig
-	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: o.context}).ClientConfig()
-}
-
 // newWatchManager builds the manager: its caches (audit.CacheOptions), the
 // Lease, metrics and probes. The leader releases the Lease when it stops,
 // so that another replica takes over at once.
@@ -168,8 +152,11 @@ func (o *auditOptions) newWatchManager(restCfg *rest.Config, namespace string) (
 		}
 	}
 	return ctrl.NewManager(restCfg, ctrl.Options{
-		Scheme:                        scheme,
-		Metrics:                       w.metricsOptions(),
+		Scheme: scheme,
+		Metrics: w.metrics.Options([]func(*tls.Config){func(c *tls.Config) {
+			c.MinVersion = tlsVersions[w.tlsMinVersion]
+			c.NextProtos = []string{"http/1.1"} // no HTTP/2: CVE-2023-44487, as serve
+		}}),
 		HealthProbeBindAddress:        w.probeAddr,
 		PprofBindAddress:              w.pprofAddr,
 		LeaderElection:                w.leaderElect,
@@ -181,22 +168,6 @@ func (o *auditOptions) newWatchManager(restCfg *rest.Config, namespace string) (
 		RetryPeriod:                   &w.retryPeriod,
 		Cache:                         audit.CacheOptions(o.config, namespace),
 	})
-}
-
-// metricsOptions serves metrics over plain HTTP, or with --metrics-secure
-// over HTTPS to callers allowed to get /metrics, as serve does.
-func (w *watchOptions) metricsOptions() metricsserver.Options {
-	opts := metricsserver.Options{BindAddress: w.metricsAddr,
-		TLSOpts: []func(*tls.Config){func(c *tls.Config) {
-			c.MinVersion = tlsVersions[w.tlsMinVersion]
-			c.NextProtos = []string{"http/1.1"} // no HTTP/2: CVE-2023-44487, as serve
-		}}}
-	if w.metricsSecure {
-		opts.SecureServing = true
-		opts.FilterProvider = metricsauth.NewFilter
-		opts.CertDir = w.metricsCertDir
-	}
-	return opts
 }
 
 // setupWatchChecks adds every server's probes (server.AddChecks: ready

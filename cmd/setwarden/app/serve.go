@@ -15,17 +15,14 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/setwarden/setwarden/internal/server"
 	"github.com/setwarden/setwarden/internal/server/certs"
-	"github.com/setwarden/setwarden/internal/server/metricsauth"
 	swwebhook "github.com/setwarden/setwarden/webhook"
 )
 
@@ -35,9 +32,7 @@ type serveOptions struct {
 	certDir          string
 	configPath       string
 	configInterval   time.Duration
-	metricsAddr      string
-	metricsSecure    bool
-	metricsCertDir   string
+	metrics          server.Metrics
 	probeAddr        string
 	pprofAddr        string
 	tlsMinVersion    string
@@ -95,9 +90,9 @@ func (o *serveOptions) bindFlags(cmd *cobra.Command) {
 	flags.StringVar(&o.certDir, "cert-dir", "/tmp/k8s-webhook-server/serving-certs", "directory holding tls.crt and tls.key")
 	flags.StringVar(&o.configPath, "config", "", "PolicyConfig file, watched for changes (default: built-in defaults)")
 	flags.DurationVar(&o.configInterval, "config-poll-interval", 2*time.Second, "how often the PolicyConfig file is checked for changes")
-	flags.StringVar(&o.metricsAddr, "metrics-bind-address", ":8080", `metrics address, "0" to disable`)
-	flags.BoolVar(&o.metricsSecure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes to get /metrics (SubjectAccessReview)")
-	flags.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "with --metrics-secure: directory holding tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
+	flags.StringVar(&o.metrics.Addr, "metrics-bind-address", ":8080", `metrics address, "0" to disable`)
+	flags.BoolVar(&o.metrics.Secure, "metrics-secure", false, "serve metrics over HTTPS to callers the API server authenticates (TokenReview) and authorizes to get /metrics (SubjectAccessReview)")
+	flags.StringVar(&o.metrics.CertDir, "metrics-cert-dir", "", "with --metrics-secure: directory holding tls.crt and tls.key for the metrics server (default: a self-signed certificate)")
 	flags.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "health and readiness probe address")
 	flags.StringVar(&o.pprofAddr, "pprof-bind-address", "", `Go profiler (/debug/pprof/) address, for diagnosis: off when empty or "0"; it has no authentication, so bind it to 127.0.0.1 and use kubectl port-forward`)
 	flags.StringVar(&o.tlsMinVersion, "tls-min-version", "1.3", "minimum TLS version: 1.2 or 1.3")
@@ -129,7 +124,7 @@ func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	restCfg, err := o.restConfig()
+	restCfg, err := server.RESTConfig(o.kubeconfig, "")
 	if err != nil {
 		return &exitError{code: ExitUsage, msg: fmt.Sprintf("no Kubernetes API configuration: %v", err)}
 	}
@@ -156,15 +151,6 @@ func (o *serveOptions) run(ctx context.Context, streams Streams) error {
 		return fmt.Errorf("running manager: %w", err)
 	}
 	return nil
-}
-
-// restConfig loads the API server configuration from --kubeconfig, or the
-// usual places when it is not set.
-func (o *serveOptions) restConfig() (*rest.Config, error) {
-	if o.kubeconfig != "" {
-		return clientcmd.BuildConfigFromFlags("", o.kubeconfig)
-	}
-	return ctrl.GetConfig()
 }
 
 // newScheme returns the types setwarden decodes and caches.
@@ -223,7 +209,7 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 	}
 	return ctrl.NewManager(restCfg, ctrl.Options{
 		Scheme:                  newScheme(),
-		Metrics:                 o.metricsOptions(tlsOpts),
+		Metrics:                 o.metrics.Options(tlsOpts),
 		HealthProbeBindAddress:  o.probeAddr,
 		PprofBindAddress:        o.pprofAddr,
 		GracefulShutdownTimeout: &o.gracefulShutdown,
@@ -241,23 +227,6 @@ func (o *serveOptions) newManager(restCfg *rest.Config, minTLS uint16, certStore
 			ByObject:         byObject,
 		},
 	})
-}
-
-// metricsOptions serves metrics over plain HTTP, or with --metrics-secure
-// over HTTPS to callers allowed to get /metrics: the API server checks
-// their token and their RBAC, so scrapers need no shared secret.
-// metricsauth does the checking rather than controller-runtime's filters
-// package, which links k8s.io/apiserver and doubles the binary.
-func (o *serveOptions) metricsOptions(tlsOpts []func(*tls.Config)) metricsserver.Options {
-	opts := metricsserver.Options{BindAddress: o.metricsAddr, TLSOpts: tlsOpts}
-	if o.metricsSecure {
-		opts.SecureServing = true
-		// TokenReviews authenticate, SubjectAccessReviews authorize; both
-		// answers are cached.
-		opts.FilterProvider = metricsauth.NewFilter
-		opts.CertDir = o.metricsCertDir
-	}
-	return opts
 }
 
 // setupChecks makes readiness true only when the webhook server serves (with
