@@ -19,6 +19,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/setwarden/setwarden/internal/kjson"
+	"github.com/setwarden/setwarden/policies"
 )
 
 // fuzzSeedReviews returns raw request bodies for the admission fuzz
@@ -137,7 +138,7 @@ func fuzzCheckAdmissionResponse(t *testing.T, name string, rec *httptest.Respons
 	}
 	total := 0
 	for _, w := range resp.Warnings {
-		if len(w) > maxWarningLength {
+		if len(w) > policies.MaxWarningLength {
 			t.Fatalf("%s: warning of %d bytes: %q", name, len(w), w)
 		}
 		total += len(w)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-	"unicode/utf8"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -17,8 +16,6 @@ import (
 )
 
 const (
-	// maxWarningLength is the API server's limit for one admission warning.
-	maxWarningLength = 256
 	// maxWarningsSize is what the API server keeps of all warnings together.
 	maxWarningsSize = 4096
 	// moreWarnings closes a list of warnings cut to fit maxWarningsSize.
@@ -102,7 +99,7 @@ func warningsFor(report *policies.Report) admission.Warnings {
 		if f.Action != policies.ActionWarn {
 			continue
 		}
-		w := truncate(fmt.Sprintf("%s: %s", f.Rule, f.Fix()), maxWarningLength)
+		w := policies.Warning(f.Rule, f.Fix())
 		// Keep room for the line that counts the rest, whatever comes after.
 		if more := fmt.Sprintf(moreWarnings, countWarn(findings[i:])); size+len(w)+len(more) > maxWarningsSize {
 			warnings = append(warnings, more)
@@ -122,19 +119,6 @@ func countWarn(findings []policies.Finding) int {
 		}
 	}
 	return n
-}
-
-// truncate shortens s to at most n bytes, on a rune boundary, marking the cut.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "..."
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
 }
 
 // logReport logs every finding with its full text.

@@ -277,8 +277,8 @@ func TestWarningsFitTheAPIServerLimits(t *testing.T) {
 	warnings := warningsFor(&policies.Report{Findings: findings})
 	total := 0
 	for _, w := range warnings {
-		if len(w) > maxWarningLength {
-			t.Errorf("warning of %d bytes exceeds %d: %q", len(w), maxWarningLength, w)
+		if len(w) > policies.MaxWarningLength {
+			t.Errorf("warning of %d bytes exceeds %d: %q", len(w), policies.MaxWarningLength, w)
 		}
 		if !strings.HasPrefix(w, "affinity-deprecated-label: ") && !strings.HasPrefix(w, "setwarden: ") {
 			t.Errorf("warning does not start with its rule ID: %q", w)

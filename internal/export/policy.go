@@ -4,7 +4,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -52,29 +51,11 @@ func (c check) validation(short bool) admissionregistrationv1.Validation {
 	return admissionregistrationv1.Validation{Expression: c.expr, Message: m.text}
 }
 
-// maxWarningLength is the API server's limit for one admission warning,
-// to which the webhook cuts its warnings.
-const maxWarningLength = 256
-
-// truncate cuts s as the webhook cuts a warning: at most n bytes, on a rune
-// boundary, marked with "...".
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	const ellipsis = "..."
-	cut := n - len(ellipsis)
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + ellipsis
-}
-
-// truncateCEL cuts a CEL string expression as truncate does. The texts it
+// truncateCEL cuts a CEL string expression as policies.Warning does. The texts it
 // is used on are ASCII (label keys and values), so characters are bytes.
 func truncateCEL(expr string) string {
-	return "((" + expr + ").size() > " + strconv.Itoa(maxWarningLength) + " ? (" + expr + ").substring(0, " +
-		strconv.Itoa(maxWarningLength-3) + ") + \"...\" : (" + expr + "))"
+	return "((" + expr + ").size() > " + strconv.Itoa(policies.MaxWarningLength) + " ? (" + expr + ").substring(0, " +
+		strconv.Itoa(policies.MaxWarningLength-3) + ") + \"...\" : (" + expr + "))"
 }
 
 // quote returns s as a CEL string literal.
@@ -91,7 +72,7 @@ func quoteList(ss []string) string {
 
 // staticCheck is a check whose texts are fixed, from the engine's finding.
 func staticCheck(expr, ruleID, full, detail string) check {
-	return check{expr: expr, full: message{text: full + " (rule " + ruleID + ")"}, short: message{text: truncate(ruleID+": "+detail, maxWarningLength)}}
+	return check{expr: expr, full: message{text: full + " (rule " + ruleID + ")"}, short: message{text: policies.Warning(ruleID, detail)}}
 }
 
 // resourceRules returns the rules matching the kinds a rule judges.
