@@ -8,12 +8,9 @@ import (
 	"os"
 
 	"github.com/setwarden/setwarden/cmd/setwarden/app"
-	"github.com/setwarden/setwarden/internal/report"
-	"github.com/setwarden/setwarden/internal/version"
 )
 
 func main() {
-	report.ToolVersion = version.Get().Short() // SARIF's tool.driver.version
 	// No signal handling here: `check` has nothing to clean up, so Ctrl-C
 	// may kill it at once; long-running subcommands install their own.
 	os.Exit(app.Run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))

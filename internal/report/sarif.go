@@ -9,15 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/setwarden/setwarden/internal/version"
 	"github.com/setwarden/setwarden/policies"
 )
 
 // SARIFSchema is the schema the SARIF output declares.
 const SARIFSchema = "https://json.schemastore.org/sarif-2.1.0.json"
-
-// ToolVersion is the version the SARIF driver declares: the module version
-// and VCS revision of the binary (see package version). main sets it.
-var ToolVersion string
 
 // ToolURI is setwarden's home page, the SARIF driver's informationUri.
 const ToolURI = "https://github.com/setwarden/setwarden"
@@ -182,7 +179,7 @@ func (s *sarifWriter) write(r *Report) error {
 // sarifRunOf returns the run of the report, without its results.
 func sarifRunOf(r *Report) sarifRun {
 	run := sarifRun{
-		Tool:        sarifTool{Driver: sarifDriver{Name: "setwarden", Version: ToolVersion, InformationURI: ToolURI, Rules: []sarifRule{}}},
+		Tool:        sarifTool{Driver: sarifDriver{Name: "setwarden", Version: version.Get().Short(), InformationURI: ToolURI, Rules: []sarifRule{}}},
 		Invocations: []sarifInvocation{{ExecutionSuccessful: len(r.Errors) == 0}},
 		Results:     []sarifResult{},
 	}

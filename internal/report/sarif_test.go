@@ -2,11 +2,13 @@ package report
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/setwarden/setwarden/internal/version"
 )
 
 // TestSARIFValidatesAgainstTheSchema validates the SARIF of a report that
@@ -71,5 +73,25 @@ func TestSARIFValidatesAgainstTheSchema(t *testing.T) {
 				t.Errorf("validated: the schema is too loose")
 			}
 		})
+	}
+}
+
+func TestSARIFDeclaresTheVersionOfTheBinary(t *testing.T) {
+	var out bytes.Buffer
+	reportRun(t, reportFull, NewSARIF(&out))
+	var doc struct {
+		Runs []struct {
+			Tool struct {
+				Driver struct {
+					Version string `json:"version"`
+				} `json:"driver"`
+			} `json:"tool"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil || len(doc.Runs) != 1 {
+		t.Fatalf("SARIF %s: %v", out.String(), err)
+	}
+	if got, want := doc.Runs[0].Tool.Driver.Version, version.Get().Short(); got == "" || got != want {
+		t.Errorf("tool.driver.version = %q, want %q (setwarden version's)", got, want)
 	}
 }

@@ -48,8 +48,11 @@ func TestSmallCommands(t *testing.T) {
 }
 
 func TestVersionLine(t *testing.T) {
-	var out bytes.Buffer
-	if code := Run(t.Context(), []string{"version"}, nil, &out, &out); code != ExitOK || strings.Count(out.String(), "\n") != 1 {
-		t.Errorf("version = %d, %q; want 0 and one line", code, out.String())
+	var version, flag bytes.Buffer
+	if code := Run(t.Context(), []string{"version"}, nil, &version, &version); code != ExitOK || strings.Count(version.String(), "\n") != 1 {
+		t.Errorf("version = %d, %q; want 0 and one line", code, version.String())
+	}
+	if code := Run(t.Context(), []string{"--version"}, nil, &flag, &flag); code != ExitOK || flag.String() != version.String() {
+		t.Errorf("--version = %d, %q; want 0 and the line of setwarden version, %q", code, flag.String(), version.String())
 	}
 }
