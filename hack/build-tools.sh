@@ -19,22 +19,10 @@ stamp_of() { # stamp_of <tools module dir> <package> <ldflags>
 	{ cat "${root}/hack/tools/$1/go.mod"; echo "$2 $3"; } | sha256sum | cut -d' ' -f1
 }
 
-# Binaries built under the former single stamp (of this script and every
-# go.mod, at the version that built etcd, kube-apiserver, kubectl, helm and
-# govulncheck) are adopted as they are rather than rebuilt.
-legacy_stamp=b82f62b6fb312e36c9fda1a3ffbd2a0c10bceee75dc44d4b565ffb54342dd862
-adopt=false
-if [[ "$(cat "${bin}/.tools-stamp" 2>/dev/null)" == "${legacy_stamp}" ]]; then
-	adopt=true
-fi
-
 build() { # build <tools module dir> <output name> <package> [ldflags]
 	local dir="$1" out="$2" pkg="$3" ldflags="${4:-}"
 	local stamp stampfile="${bin}/.${out}.stamp"
 	stamp="$(stamp_of "${dir}" "${pkg}" "${ldflags}")"
-	if [[ -x "${bin}/${out}" && ! -f "${stampfile}" && "${adopt}" == true ]]; then
-		echo "${stamp}" > "${stampfile}"
-	fi
 	if [[ -x "${bin}/${out}" && "$(cat "${stampfile}" 2>/dev/null)" == "${stamp}" ]]; then
 		return 0
 	fi
