@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -102,5 +103,14 @@ func TestStripWorkload(t *testing.T) {
 	wantPod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "web-1-x", Namespace: "shop", UID: "p", OwnerReferences: owner}}
 	if diff := cmp.Diff(wantPod, got); diff != "" {
 		t.Errorf("a controlled Pod keeps more than its owner (-want +got):\n%s", diff)
+	} // Every judged kind is stripped, to a stub of its own type when controlled.
+	for _, k := range policies.Kinds() {
+		obj := k.New()
+		obj.(metav1.Object).SetName("x")
+		obj.(metav1.Object).SetOwnerReferences(owner)
+		got, _ := StripWorkload(obj)
+		if reflect.TypeOf(got) != reflect.TypeOf(k.New()) || got.(metav1.Object).GetName() != "x" || len(got.(metav1.Object).GetOwnerReferences()) != 1 {
+			t.Errorf("a controlled %s is stripped to %#v, want a %T keeping its name and owner", k.Kind, got, k.New())
+		}
 	}
 }

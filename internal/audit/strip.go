@@ -1,10 +1,12 @@
 package audit
 
 import (
-	appsv1 "k8s.io/api/apps/v1"
-	batchv1 "k8s.io/api/batch/v1"
-	corev1 "k8s.io/api/core/v1"
+	"reflect"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/setwarden/setwarden/policies"
 )
 
 // lastApplied is kubectl's copy of the whole applied manifest: often the
@@ -22,8 +24,16 @@ func StripWorkload(obj any) (any, error) {
 	if !ok {
 		return obj, nil
 	}
+	ro, ok := obj.(runtime.Object)
+	if !ok {
+		return obj, nil
+	}
+	kind, ok := policies.KindOf(ro)
+	if !ok {
+		return obj, nil
+	}
 	if Controlled(m) {
-		return controlledStub(obj), nil
+		return controlledStub(kind, ro, m), nil
 	}
 	m.SetManagedFields(nil)
 	if _, ok := m.GetAnnotations()[lastApplied]; ok {
@@ -35,51 +45,24 @@ func StripWorkload(obj any) (any, error) {
 		}
 		m.SetAnnotations(annotations)
 	}
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		o.Status = corev1.PodStatus{}
-	case *corev1.ReplicationController:
-		o.Status = corev1.ReplicationControllerStatus{}
-	case *appsv1.Deployment:
-		o.Status = appsv1.DeploymentStatus{}
-	case *appsv1.ReplicaSet:
-		o.Status = appsv1.ReplicaSetStatus{}
-	case *appsv1.StatefulSet:
-		o.Status = appsv1.StatefulSetStatus{}
-	case *appsv1.DaemonSet:
-		o.Status = appsv1.DaemonSetStatus{}
-	case *batchv1.Job:
-		o.Status = batchv1.JobStatus{}
-	case *batchv1.CronJob:
-		o.Status = batchv1.CronJobStatus{}
+	// Every workload kind has a Status field, which no rule reads.
+	if status := reflect.ValueOf(obj).Elem().FieldByName("Status"); status.IsValid() && status.CanSet() {
+		status.SetZero()
 	}
 	return obj, nil
 }
 
-// controlledStub returns an empty object of obj's type carrying only the
+// controlledStub returns an empty object of obj's kind carrying only the
 // metadata that says it is controlled.
-func controlledStub(obj any) any {
-	meta := func(m metav1.ObjectMeta) metav1.ObjectMeta {
-		return metav1.ObjectMeta{Name: m.Name, Namespace: m.Namespace, UID: m.UID,
-			ResourceVersion: m.ResourceVersion, Generation: m.Generation, OwnerReferences: m.OwnerReferences}
-	}
-	switch o := obj.(type) {
-	case *corev1.Pod:
-		return &corev1.Pod{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	case *corev1.ReplicationController:
-		return &corev1.ReplicationController{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	case *appsv1.Deployment:
-		return &appsv1.Deployment{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	case *appsv1.ReplicaSet:
-		return &appsv1.ReplicaSet{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	case *appsv1.StatefulSet:
-		return &appsv1.StatefulSet{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	case *appsv1.DaemonSet:
-		return &appsv1.DaemonSet{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	case *batchv1.Job:
-		return &batchv1.Job{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	case *batchv1.CronJob:
-		return &batchv1.CronJob{TypeMeta: o.TypeMeta, ObjectMeta: meta(o.ObjectMeta)}
-	}
-	return obj
+func controlledStub(kind policies.Kind, obj runtime.Object, m metav1.Object) runtime.Object {
+	stub := kind.New()
+	stub.GetObjectKind().SetGroupVersionKind(obj.GetObjectKind().GroupVersionKind())
+	sm := stub.(metav1.Object)
+	sm.SetName(m.GetName())
+	sm.SetNamespace(m.GetNamespace())
+	sm.SetUID(m.GetUID())
+	sm.SetResourceVersion(m.GetResourceVersion())
+	sm.SetGeneration(m.GetGeneration())
+	sm.SetOwnerReferences(m.GetOwnerReferences())
+	return stub
 }
