@@ -123,3 +123,16 @@ func nativeDocs(t *testing.T, stream string, rename func(string) string) map[str
 	}
 	return out
 }
+
+// TestChartNativePoliciesRefuseObjectExemptions: the rendered native
+// policies cannot exempt single objects, so they would deny what the
+// webhook's config exempts.
+func TestChartNativePoliciesRefuseObjectExemptions(t *testing.T) {
+	_, stderr, ok := chartRunHelm(t, "template", "sw", chartDir, "--namespace", chartNamespace,
+		"--kube-version", chartKubeVersion, "--set", "nativePolicies.enabled=true",
+		"--set-json", `config.exemptions.objects=[{"kind":"StatefulSet","namespace":"vendor","name":"redis","reason":"vendor chart"}]`)
+	want := "nativePolicies.enabled cannot follow config.exemptions.objects: the native policies would deny the objects the webhook exempts"
+	if ok || !strings.Contains(stderr, want) {
+		t.Errorf("helm template succeeded %v, stderr:\n%s\nwant it to fail with %q", ok, stderr, want)
+	}
+}
