@@ -34,7 +34,7 @@ LABEL org.opencontainers.image.title="setwarden" \
       org.opencontainers.image.source="https://github.com/setwarden/setwarden" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.licenses="NOASSERTION"
+      org.opencontainers.image.licenses="Apache-2.0"
 COPY --from=build /out/setwarden /usr/local/bin/setwarden
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/setwarden"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release into dist/ (`make dist`): the setwarden binary for
 # linux, darwin and windows on amd64 and arm64, each in an archive (tar.gz,
-# zip for windows) with the README; a CycloneDX SBOM; the release image as an
+# zip for windows) with the LICENSE and README; a CycloneDX SBOM; the release image as an
 # OCI tarball (hack/tools/release/image); the Helm chart, whose image
 # defaults to that image's tag and digest; and SHA256SUMS over all of them.
 #
@@ -53,7 +53,7 @@ image() {
 	done
 	(cd hack/tools/release/image && "${GO}" run . \
 		-dist "${dist}" -tag "${semver}" -version "${version}" -revision "${revision}" \
-		-repository "${image_repository}" -licenses "${IMAGE_LICENSES:-NOASSERTION}")
+		-repository "${image_repository}" -licenses "${IMAGE_LICENSES:-Apache-2.0}")
 }
 
 if [[ "${1:-}" == image ]]; then
@@ -87,7 +87,7 @@ for platform in ${platforms}; do
 
 	name="setwarden_${semver}_${os}_${arch}"
 	mkdir -p "${stage}/${name}"
-	cp "${out}/${exe}" README.md "${stage}/${name}/"
+	cp "${out}/${exe}" LICENSE README.md "${stage}/${name}/"
 	touch -d "@${SOURCE_DATE_EPOCH}" "${stage}/${name}" "${stage}/${name}"/*
 	if [[ "${os}" == windows ]]; then
 		(cd "${stage}" && TZ=UTC zip -q -X -r "${dist}/${name}.zip" "${name}")

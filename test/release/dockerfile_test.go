@@ -195,6 +195,23 @@ func TestDockerfileBuildsTheRelease(t *testing.T) {
 			t.Errorf("the Dockerfile's image has no label %s (labels %v)", label, d.Labels)
 		}
 	}
+	if got := strings.Trim(d.Labels["org.opencontainers.image.licenses"], `"`); got != licenseSPDX(t) {
+		t.Errorf("the Dockerfile's licence label is %q, the LICENSE file's is %q", got, licenseSPDX(t))
+	}
+}
+
+// licenseSPDX returns the SPDX identifier of the repository's LICENSE file,
+// which the images' licence label must carry.
+func licenseSPDX(t *testing.T) string {
+	t.Helper()
+	text, err := os.ReadFile(filepath.Join(repoRoot, "LICENSE"))
+	if err != nil {
+		t.Fatalf("the repository has no LICENSE: %v", err)
+	}
+	if !strings.Contains(string(text), "Apache License") || !strings.Contains(string(text), "Version 2.0, January 2004") {
+		t.Fatalf("LICENSE is not the Apache License 2.0: update licenseSPDX with the licence it is")
+	}
+	return "Apache-2.0"
 }
 
 // imageLabels are the OCI labels both images carry.

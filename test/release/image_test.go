@@ -175,6 +175,9 @@ func checkPlatformImage(t *testing.T, l ociLayout, desc ociDescriptor, dist, ver
 			t.Errorf("no label %s (labels %v)", label, labels)
 		}
 	}
+	if got := labels["org.opencontainers.image.licenses"]; got != licenseSPDX(t) {
+		t.Errorf("the image's licence label is %q, the LICENSE file's is %q", got, licenseSPDX(t))
+	}
 	if labels["org.opencontainers.image.version"] != version || labels["org.opencontainers.image.source"] != "https://github.com/setwarden/setwarden" {
 		t.Errorf("labels %v, want version %s and the repository as source", labels, version)
 	}

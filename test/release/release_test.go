@@ -135,7 +135,7 @@ func TestDistArchives(t *testing.T) {
 				names = append(names, name)
 			}
 			slices.Sort(names)
-			if diff := cmp.Diff([]string{prefix + "README.md", prefix + exe}, names); diff != "" {
+			if diff := cmp.Diff([]string{prefix + "LICENSE", prefix + "README.md", prefix + exe}, names); diff != "" {
 				t.Errorf("archive contents (-want +got):\n%s", diff)
 			}
 			if !bytes.Equal(files[prefix+exe], built) {

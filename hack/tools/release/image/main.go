@@ -55,7 +55,7 @@ func main() {
 	flag.StringVar(&o.version, "version", "", "the version setwarden prints, for org.opencontainers.image.version (default: the tag)")
 	flag.StringVar(&o.revision, "revision", "", "the VCS commit the binaries were built from")
 	flag.StringVar(&o.repository, "repository", "ghcr.io/setwarden/setwarden", "the repository the image is published to")
-	flag.StringVar(&o.licenses, "licenses", "NOASSERTION", "SPDX license expression of org.opencontainers.image.licenses")
+	flag.StringVar(&o.licenses, "licenses", "Apache-2.0", "SPDX license expression of org.opencontainers.image.licenses")
 	flag.Parse()
 	if o.tag == "" {
 		log.Fatal("image: -tag is required")
