@@ -78,6 +78,11 @@ type Input struct {
 	ServiceFound bool
 	// Nodes are the cluster's Nodes, for rules that declare NeedsNodes.
 	Nodes []*corev1.Node
+	// AgentMutated is set, for rules that declare NeedsNodes, when the
+	// object is an agent DaemonSet that the agent-tolerations mutation
+	// gives the control-plane tolerations (the webhook validates the
+	// mutated object; check predicts it).
+	AgentMutated bool
 	// DecodeErrors are the request's DecodeErrors.
 	DecodeErrors field.ErrorList
 }
@@ -133,6 +138,10 @@ func (e *Engine) Evaluate(ctx context.Context, req Request) *Report {
 	enabled, actions, needNodes := e.enabledRules(w.Namespace())
 	in, missing := e.input(ctx, w, view, needNodes)
 	in.DecodeErrors = req.DecodeErrors
+	if needNodes && w.DaemonSet != nil {
+		in.AgentMutated = e.config.IsAgent(w.Meta) && e.config.ActionFor(ruleByID[RuleAgentTolerations], w.Namespace()) != ActionOff &&
+			!exempt(RuleAgentTolerations)
+	}
 	var old *Input
 	if req.OldObject != nil {
 		if oldW, ok := NewWorkload(req.OldObject); ok {

@@ -219,6 +219,7 @@ func TestCheckPodAntiAffinityExceedsDomains(t *testing.T) {
 	noSchedule := corev1.Taint{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}
 	tainted := append(podAffinityNodes(3, 3), podAffinityNode("gpu", "za", noSchedule))
 	preferNo := append(podAffinityNodes(3, 3), podAffinityNode("soft", "za", corev1.Taint{Key: "dedicated", Effect: corev1.TaintEffectPreferNoSchedule}))
+	notReady := append(podAffinityNodes(3, 3), podAffinityNode("booting", "za", corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule}))
 	cordoned := append(podAffinityNodes(3, 3), podAffinityNode("cordoned", "za"))
 	cordoned[3].Spec.Unschedulable = true
 	unlabeled := append(podAffinityNodes(3, 3), nodeWith("bare", nil))
@@ -286,6 +287,8 @@ func TestCheckPodAntiAffinityExceedsDomains(t *testing.T) {
 			nodes: tainted},
 		{name: "a PreferNoSchedule taint does not make a node ineligible",
 			obj: podAffinityStatefulSet(4, podAffinitySelfAnti("db", corev1.LabelHostname)), nodes: preferNo},
+		{name: "a node that is not ready yet stays eligible: its condition taint is lifted when it is ready",
+			obj: podAffinityStatefulSet(4, podAffinitySelfAnti("db", corev1.LabelHostname)), nodes: notReady},
 		{name: "a cordoned node is not eligible",
 			obj: podAffinityStatefulSet(4, podAffinitySelfAnti("db", corev1.LabelHostname)), nodes: cordoned,
 			want: field.ErrorList{field.Forbidden(podAntiAffinityReq.Index(0), hostDetail("4", "3", "1"))}},

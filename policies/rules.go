@@ -148,9 +148,9 @@ var Rules = []Rule{
 	// nodeSelector and required node affinity that contradict each other.
 	{ID: RuleNodeAffinityConflictsSelector, DefaultAction: ActionDeny, Check: checkNodeAffinityConflictsNodeSelector,
 		Description: "spec.nodeSelector contradicts every required node affinity term."},
-	// Placement that matches none of the cluster's current nodes.
+	// Placement that none of the cluster's current nodes accepts.
 	{ID: RuleNodeAffinityNoMatchingNodes, DefaultAction: ActionWarn, Needs: NeedsNodes, Check: checkNodeAffinityNoMatchingNodes,
-		Description: "The nodeSelector and required node affinity match none of the cluster's nodes."},
+		Description: "No node of the cluster takes the pods: the nodeSelector and required node affinity match none, or every node they match is cordoned or has a taint the pods do not tolerate."},
 	// Deprecated node labels in placement.
 	{ID: RuleAffinityDeprecatedLabel, DefaultAction: ActionWarn, Check: checkAffinityDeprecatedLabel,
 		Description: "Node affinity, nodeSelector or a topologyKey uses a deprecated node label."},

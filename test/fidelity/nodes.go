@@ -32,7 +32,7 @@ var (
 	comparisonValues     = []string{"0", "1", "3", "5", "10", "007", "9223372036854775807", "9223372036854775808", "x", "1.5"}
 	comparisonValuesPref = []string{"-1", "-5", "+3", "-9223372036854775808"}
 	preferredOnlyValues  = []string{"-a", "a b", "+3", "-1"}
-	taintKeys            = []string{"node-role.kubernetes.io/control-plane", "dedicated", "gpu"}
+	taintKeys            = []string{"node-role.kubernetes.io/control-plane", "dedicated", "gpu", corev1.TaintNodeNotReady}
 )
 
 // GeneratePlacements returns n placement cases from the fixed Seed. The
@@ -118,7 +118,7 @@ func (g *generator) placementRequirement(preferred bool) corev1.NodeSelectorRequ
 	return rq
 }
 
-// nodes draws zero to five nodes with labels and taints.
+// nodes draws zero to five nodes with labels and taints, some cordoned.
 func (g *generator) nodes() []*corev1.Node {
 	var nodes []*corev1.Node
 	for i := range g.r.IntN(6) {
@@ -132,6 +132,7 @@ func (g *generator) nodes() []*corev1.Node {
 		if g.chance(0.3) {
 			node.Spec.Taints = append(node.Spec.Taints, corev1.Taint{Key: pick(g, taintKeys), Effect: pick(g, taintEffects[1:4])})
 		}
+		node.Spec.Unschedulable = g.chance(0.1)
 		nodes = append(nodes, node)
 	}
 	return nodes

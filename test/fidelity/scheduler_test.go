@@ -3,13 +3,16 @@ package fidelity
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
+	"k8s.io/klog/v2"
 	"sigs.k8s.io/yaml"
 
 	"github.com/setwarden/setwarden/policies"
@@ -60,11 +63,31 @@ func evaluatePlacement(ctx context.Context, p Placement) placementVerdict {
 	return v
 }
 
-// schedulerMatches reports whether the scheduler's own required node
-// affinity check (nodeSelector and required terms) admits node for pod.
+// schedulerMatches reports whether the scheduler's own filters on a node
+// admit node for pod: NodeAffinity (nodeSelector and required terms), and
+// for a pod the scheduler places (no spec.nodeName) NodeUnschedulable and
+// TaintToleration, as those plugins read the node with component-helpers,
+// once the node is ready: the node lifecycle controller then lifts the
+// not-ready taint, which setwarden does not count on purpose.
 func schedulerMatches(pod *corev1.Pod, node *corev1.Node) bool {
+	node = node.DeepCopy()
+	node.Spec.Taints = slices.DeleteFunc(node.Spec.Taints, func(t corev1.Taint) bool { return t.Key == corev1.TaintNodeNotReady })
 	ok, err := nodeaffinity.GetRequiredNodeAffinity(pod).Match(node)
-	return ok && err == nil
+	if !ok || err != nil {
+		return false
+	}
+	if pod.Spec.NodeName != "" {
+		return true
+	}
+	if node.Spec.Unschedulable && !corev1helpers.TolerationsTolerateTaint(klog.Background(), pod.Spec.Tolerations,
+		&corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule}, false) {
+		return false
+	}
+	_, untolerated := corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), node.Spec.Taints, pod.Spec.Tolerations,
+		func(t *corev1.Taint) bool {
+			return t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute
+		}, false)
+	return !untolerated
 }
 
 // requiredOf returns the pod's required node affinity, or nil.
@@ -109,9 +132,9 @@ func checkPlacement(ctx context.Context, p Placement, stats *placementStats) []s
 		stats.noMatch++
 	}
 	// A pod without nodeSelector or required node affinity has no
-	// placement to report, even on a cluster without nodes.
+	// placement to report on a cluster without nodes.
 	constrained := len(p.Pod.Spec.NodeSelector) > 0 || requiredOf(p.Pod) != nil
-	if !constrained {
+	if !constrained && len(p.Nodes) == 0 {
 		schedNone = false
 	}
 	if (noMatch || unsat || conflict) != schedNone {
@@ -241,7 +264,7 @@ func describePlacement(p Placement, problems []string) string {
 	spec, _ := yaml.Marshal(map[string]any{"nodeSelector": p.Pod.Spec.NodeSelector, "affinity": p.Pod.Spec.Affinity})
 	b.Write(spec)
 	for _, node := range p.Nodes {
-		fmt.Fprintf(&b, "  node %s %v\n", node.Name, node.Labels)
+		fmt.Fprintf(&b, "  node %s %v taints %v unschedulable %t\n", node.Name, node.Labels, node.Spec.Taints, node.Spec.Unschedulable)
 	}
 	return b.String()
 }
