@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -79,10 +80,22 @@ func pkgOf(k policies.Kind) string {
 // paginate makes the fake clientset's lists of resource honor limit and
 // continue, as the API server does, and records each request's options.
 func paginate(cs *fake.Clientset, resource string, requests *[]metav1.ListOptions) {
+	paginateExpiring(cs, resource, requests, "")
+}
+
+// paginateExpiring is paginate whose continue token expire fails with 410
+// Gone the first time it is used, as when the API server compacted the
+// list's snapshot between two pages.
+func paginateExpiring(cs *fake.Clientset, resource string, requests *[]metav1.ListOptions, expire string) {
+	expired := false
 	cs.PrependReactor("list", resource, func(action k8stesting.Action) (bool, runtime.Object, error) {
 		la := action.(k8stesting.ListActionImpl)
 		opts := la.ListOptions
 		*requests = append(*requests, opts)
+		if opts.Continue != "" && opts.Continue == expire && !expired {
+			expired = true
+			return true, nil, apierrors.NewResourceExpired("the provided continue parameter is too old")
+		}
 		full, err := cs.Tracker().List(la.GetResource(), la.GetKind(), la.GetNamespace())
 		if err != nil {
 			return true, nil, err
@@ -141,6 +154,81 @@ func TestEachWorkloadReadsPageByPage(t *testing.T) {
 	wantRequests := []metav1.ListOptions{{Limit: 3}, {Limit: 3, Continue: "3"}, {Limit: 3, Continue: "6"}}
 	if diff := cmp.Diff(wantRequests, requests); diff != "" {
 		t.Errorf("list requests (-want +got):\n%s", diff)
+	}
+}
+
+func TestEachWorkloadStartsAnExpiredListOver(t *testing.T) {
+	tests := []struct {
+		name         string
+		expireAt     string
+		wantRequests []metav1.ListOptions
+	}{
+		{
+			name:     "a list whose second page expired starts over and skips what it judged",
+			expireAt: "3",
+			wantRequests: []metav1.ListOptions{{Limit: 3}, {Limit: 3, Continue: "3"},
+				{Limit: 3}, {Limit: 3, Continue: "3"}, {Limit: 3, Continue: "6"}},
+		},
+		{
+			name:     "a list whose last page expired starts over too",
+			expireAt: "6",
+			wantRequests: []metav1.ListOptions{{Limit: 3}, {Limit: 3, Continue: "3"}, {Limit: 3, Continue: "6"},
+				{Limit: 3}, {Limit: 3, Continue: "3"}, {Limit: 3, Continue: "6"}},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var objs []runtime.Object
+			for i := range 7 {
+				objs = append(objs, deployment("shop", fmt.Sprintf("web-%d", i)))
+			}
+			cs := fake.NewClientset(objs...)
+			var requests []metav1.ListOptions
+			paginateExpiring(cs, "deployments", &requests, tc.expireAt)
+			c := &Cluster{Client: cs, PageSize: 3}
+			var names []string
+			_, errs := c.EachWorkload(t.Context(), func(obj runtime.Object) {
+				if d, ok := obj.(*appsv1.Deployment); ok {
+					names = append(names, d.Name)
+				}
+			})
+			if errs != nil {
+				t.Fatalf("errors %v", errs)
+			}
+			want := []string{"web-0", "web-1", "web-2", "web-3", "web-4", "web-5", "web-6"}
+			if diff := cmp.Diff(want, names); diff != "" {
+				t.Errorf("deployments judged (-want +got):\n%s", diff)
+			}
+			if diff := cmp.Diff(tc.wantRequests, requests); diff != "" {
+				t.Errorf("list requests (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestEachWorkloadGivesUpOnAListThatKeepsExpiring(t *testing.T) {
+	cs := fake.NewClientset(deployment("shop", "web-0"), deployment("shop", "web-1"))
+	lists := 0
+	cs.PrependReactor("list", "deployments", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		lists++
+		if action.(k8stesting.ListActionImpl).ListOptions.Continue != "" {
+			return true, nil, apierrors.NewResourceExpired("the provided continue parameter is too old")
+		}
+		web0 := deployment("shop", "web-0")
+		return true, &appsv1.DeploymentList{ListMeta: metav1.ListMeta{Continue: "1"}, Items: []appsv1.Deployment{*web0}}, nil
+	})
+	c := &Cluster{Client: cs, PageSize: 1}
+	judged := 0
+	_, errs := c.EachWorkload(t.Context(), func(obj runtime.Object) {
+		if _, ok := obj.(*appsv1.Deployment); ok {
+			judged++
+		}
+	})
+	if len(errs) != 1 || !apierrors.IsResourceExpired(errs[0]) || !strings.HasPrefix(errs[0].Error(), "listing deployments.apps: ") {
+		t.Fatalf("errors %v, want one expired list of deployments.apps", errs)
+	}
+	if judged != 1 || lists != 2*(maxListRestarts+1) {
+		t.Errorf("judged %d deployments in %d list calls, want 1 in %d", judged, lists, 2*(maxListRestarts+1))
 	}
 }
 

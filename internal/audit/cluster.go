@@ -7,6 +7,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -176,9 +177,45 @@ func lister(cs kubernetes.Interface, kind policies.Kind, namespace string) (list
 // eachPaged lists with limit/continue, pageSize objects a page, and calls
 // fn with each item. The next page is read while this one is judged, and
 // a page is dropped once judged: at most two are held.
+//
+// A long list of a big cluster can outlast the API server's compaction of
+// its snapshot: the next page then fails with 410 Gone (Expired). The list
+// then starts over from a fresh snapshot and skips the objects up to the
+// last one seen. The API server returns a list in the order of its storage
+// keys, namespace then name, which is what a continue token resumes from,
+// so every object is judged once (those judged before the restart in their
+// earlier state) without remembering more than one key. It starts over at
+// most maxListRestarts times.
 func eachPaged(ctx context.Context, list listFunc, pageSize int64, fn func(obj runtime.Object) error) error {
-	p := pager.New(pager.ListPageFunc(list))
-	p.PageSize = pageSize
-	p.PageBufferSize = 1
-	return p.EachListItem(ctx, metav1.ListOptions{}, fn)
+	last := ""
+	for restarts := 0; ; restarts++ {
+		p := pager.New(pager.ListPageFunc(list))
+		p.PageSize = pageSize
+		p.PageBufferSize = 1
+		resumeAfter := last
+		err := p.EachListItem(ctx, metav1.ListOptions{}, func(obj runtime.Object) error {
+			key := storageKey(obj)
+			if resumeAfter != "" && key <= resumeAfter {
+				return nil
+			}
+			last = key
+			return fn(obj)
+		})
+		if err == nil || !apierrors.IsResourceExpired(err) || restarts == maxListRestarts {
+			return err
+		}
+	}
+}
+
+// maxListRestarts bounds how often eachPaged starts a list over.
+const maxListRestarts = 3
+
+// storageKey orders objects as the API server's storage does: namespace,
+// then name.
+func storageKey(obj runtime.Object) string {
+	m, err := meta.Accessor(obj)
+	if err != nil {
+		return ""
+	}
+	return m.GetNamespace() + "/" + m.GetName()
 }
