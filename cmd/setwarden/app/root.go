@@ -52,8 +52,19 @@ func NewRootCommand(streams Streams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.Version = versionLine(version.Get())
-	root.SetVersionTemplate("{{.Version}}\n")
+	// --version prints the line of setwarden version. The flag is ours, not
+	// cobra's (Command.Version with SetVersionTemplate): cobra renders a
+	// version template with text/template, whose run-time method lookup
+	// makes the linker keep every exported method of the program (17 MB of
+	// the binary, 7 MiB of serve's resident memory; see internal/helm/template).
+	root.Flags().BoolP("version", "v", false, "version for setwarden")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if v, _ := cmd.Flags().GetBool("version"); v {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), versionLine(version.Get()))
+			return err
+		}
+		return cmd.Help()
+	}
 	root.SetIn(streams.In)
 	root.SetOut(streams.Out)
 	root.SetErr(streams.ErrOut)

@@ -1,0 +1,1 @@
+{{- define "methods.name" -}}{{ .Chart.Name }}-{{ .Values.sub.x | default "none" }}{{- end -}}
