@@ -47,6 +47,10 @@ func validateObjectExemptions(objects []ObjectExemption, fldPath *field.Path) fi
 		}
 		if x.Name == "" {
 			allErrs = append(allErrs, field.Required(idxPath.Child("name"), "the name of the exempted "+x.Kind))
+		} else {
+			for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(x.Name, false) {
+				allErrs = append(allErrs, field.Invalid(idxPath.Child("name"), x.Name, msg))
+			}
 		}
 		for j, id := range x.Rules {
 			if _, ok := ruleByID[id]; !ok {

@@ -44,6 +44,11 @@ func TestParseConfigObjectExemptions(t *testing.T) {
 			wantErr: "invalid PolicyConfig: exemptions.objects[0].namespace: Required value: the namespace of StatefulSet redis",
 		},
 		{
+			name:    "a name no object can have is refused",
+			config:  head + "exemptions:\n  objects:\n    - {kind: StatefulSet, namespace: vendor, name: Redis_0, reason: vendor}\n",
+			wantErr: `invalid PolicyConfig: exemptions.objects[0].name: Invalid value: "Redis_0": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`,
+		},
+		{
 			name:    "an unknown key of an exemption is refused",
 			config:  head + "exemptions:\n  objects:\n    - {kind: StatefulSet, namespace: vendor, nam: redis, reason: vendor}\n",
 			wantErr: `invalid PolicyConfig: unknown field "exemptions.objects[0].nam"`,

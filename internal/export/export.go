@@ -66,10 +66,6 @@ func Generate(cfg *policies.Config) (*Set, error) {
 	if cfg == nil {
 		cfg = policies.DefaultConfig()
 	}
-	if n := len(cfg.Exemptions.Objects); n > 0 {
-		// Native policies would deny what the webhook exempts.
-		return nil, fmt.Errorf("exemptions.objects (%d entries) cannot be exported yet: the native policies would deny the objects the webhook exempts; exempt them with the %s annotation or their namespace instead", n, policies.ExemptAnnotation)
-	}
 	g := &generator{cfg: cfg, exempt: exemptNamespaces(cfg)}
 	set := &Set{}
 	if err := g.mutation(set); err != nil {

@@ -7,6 +7,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/setwarden/setwarden/policies"
 )
 
@@ -114,14 +115,52 @@ func TestSelectorCEL(t *testing.T) {
 	}
 }
 
-func TestGenerateRefusesObjectExemptions(t *testing.T) {
+func TestGenerateExemptsNamedObjects(t *testing.T) {
 	cfg := mustConfig(t, `exemptions:
   objects:
   - {kind: StatefulSet, namespace: vendor, name: redis, reason: "vendor chart"}
+  - {kind: DaemonSet, namespace: vendor, name: agent, rules: [agent-tolerations], reason: "runs on workers only"}
 `)
 	set, err := Generate(cfg)
-	want := "exemptions.objects (1 entries) cannot be exported yet: the native policies would deny the objects the webhook exempts; exempt them with the setwarden.dev/exempt annotation or their namespace instead"
-	if set != nil || err == nil || err.Error() != want {
-		t.Errorf("Generate() = %v, %v; want no policies and %q", set, err, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conditions := map[string]string{}
+	for _, p := range set.Validating {
+		for _, c := range p.Spec.MatchConditions {
+			if c.Name == "not-exempt-by-object" {
+				conditions[p.Name] = c.Expression
+			}
+		}
+	}
+	for _, p := range set.Mutating {
+		for _, c := range p.Spec.MatchConditions {
+			if c.Name == "not-exempt-by-object" {
+				conditions[p.Name] = c.Expression
+			}
+		}
+	}
+	const (
+		all    = `!(request.kind.kind + "/" + request.namespace + "/" + object.metadata.name in ["StatefulSet/vendor/redis"])`
+		agents = `!(request.kind.kind + "/" + request.namespace + "/" + object.metadata.name in ["DaemonSet/vendor/agent", "StatefulSet/vendor/redis"])`
+	)
+	want := map[string]string{
+		"setwarden-agent-tolerations":                         agents,
+		"setwarden-agent-tolerations-deny":                    agents,
+		"setwarden-statefulset-name-too-long-advise":          all,
+		"setwarden-statefulset-name-too-long-deny":            all,
+		"setwarden-statefulset-service-name-advise":           all,
+		"setwarden-statefulset-service-name-deny":             all,
+		"setwarden-statefulset-volume-claim-templates-advise": all,
+		"setwarden-statefulset-volume-claim-templates-deny":   all,
+		"setwarden-toleration-value-fragile-warn":             all,
+	}
+	for name := range conditions {
+		if _, ok := want[name]; !ok {
+			want[name] = "(unexpected)"
+		}
+	}
+	if diff := cmp.Diff(want, conditions); diff != "" {
+		t.Errorf("not-exempt-by-object conditions by policy (-want +got):\n%s", diff)
 	}
 }

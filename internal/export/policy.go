@@ -108,12 +108,33 @@ func notExemptCondition(ruleID string) admissionregistrationv1.MatchCondition {
 		a + "[" + reason + "].trim() == \"\" || !" + a + "[" + exempt + "].split(\",\").exists(id, id.trim() == \"*\" || id.trim() == " + quote(ruleID) + ")"}
 }
 
+// notExemptObjectCondition is false for the objects the PolicyConfig
+// exempts from the rule by kind, namespace and name (exemptions.objects), as
+// the engine matches them; ok is false when it exempts none from the rule.
+func notExemptObjectCondition(objects []policies.ObjectExemption, ruleID string) (c admissionregistrationv1.MatchCondition, ok bool) {
+	var keys []string
+	for _, x := range objects {
+		if len(x.Rules) == 0 || slices.Contains(x.Rules, ruleID) {
+			keys = append(keys, x.Kind+"/"+x.Namespace+"/"+x.Name)
+		}
+	}
+	if len(keys) == 0 {
+		return c, false
+	}
+	slices.Sort(keys)
+	return admissionregistrationv1.MatchCondition{Name: "not-exempt-by-object",
+		Expression: `!(request.kind.kind + "/" + request.namespace + "/" + object.metadata.name in ` + quoteList(slices.Compact(keys)) + ")"}, true
+}
+
 // matchConditions are the exemption by annotation, when the PolicyConfig
-// allows it, and the rule's own conditions.
+// allows it, the exemption of named objects, and the rule's own conditions.
 func (g *generator) matchConditions(ruleID string, own []admissionregistrationv1.MatchCondition) []admissionregistrationv1.MatchCondition {
 	var out []admissionregistrationv1.MatchCondition
 	if *g.cfg.Exemptions.AllowAnnotations {
 		out = append(out, notExemptCondition(ruleID))
+	}
+	if c, ok := notExemptObjectCondition(g.cfg.Exemptions.Objects, ruleID); ok {
+		out = append(out, c)
 	}
 	return append(out, own...)
 }

@@ -57,6 +57,12 @@ func TestChartNativePoliciesFollowConfig(t *testing.T) {
 		{name: "native policies only, with exemptions and a rule turned off", release: "sw", fullname: "sw-setwarden", args: []string{
 			"--set", "webhook.enabled=false", "--set", "config.exemptions.namespaces={legacy}", "--set", "config.exemptions.allowAnnotations=false",
 			"--set", "config.rules.toleration-value-fragile.action=Off"}},
+		{name: "objects exempt by name, from every rule or from some", release: "sw", fullname: "sw-setwarden", webhook: true, args: []string{
+			"--set-json", `config.exemptions.objects=[{"kind":"StatefulSet","namespace":"vendor","name":"redis","reason":"vendor chart"},` +
+				`{"kind":"DaemonSet","namespace":"vendor","name":"agent","rules":["agent-tolerations"],"reason":"runs on workers only"}]`}},
+		{name: "objects exempt by name without annotation exemptions", release: "sw", fullname: "sw-setwarden", webhook: true, args: []string{
+			"--set", "config.exemptions.allowAnnotations=false",
+			"--set-json", `config.exemptions.objects=[{"kind":"DaemonSet","namespace":"vendor","name":"agent","rules":["agent-tolerations","toleration-value-fragile"],"reason":"runs on workers only"}]`}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,17 +128,4 @@ func nativeDocs(t *testing.T, stream string, rename func(string) string) map[str
 		t.Fatal("no native policies")
 	}
 	return out
-}
-
-// TestChartNativePoliciesRefuseObjectExemptions: the rendered native
-// policies cannot exempt single objects, so they would deny what the
-// webhook's config exempts.
-func TestChartNativePoliciesRefuseObjectExemptions(t *testing.T) {
-	_, stderr, ok := chartRunHelm(t, "template", "sw", chartDir, "--namespace", chartNamespace,
-		"--kube-version", chartKubeVersion, "--set", "nativePolicies.enabled=true",
-		"--set-json", `config.exemptions.objects=[{"kind":"StatefulSet","namespace":"vendor","name":"redis","reason":"vendor chart"}]`)
-	want := "nativePolicies.enabled cannot follow config.exemptions.objects: the native policies would deny the objects the webhook exempts"
-	if ok || !strings.Contains(stderr, want) {
-		t.Errorf("helm template succeeded %v, stderr:\n%s\nwant it to fail with %q", ok, stderr, want)
-	}
 }

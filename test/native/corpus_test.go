@@ -37,12 +37,17 @@ type testCase struct {
 // Namespaces the cases are spread over; the PolicyConfig gives each its actions.
 var namespaces = []string{"default", "legacy", "strict", "quiet", "agents", "exempt", "kube-system"}
 
-// manifestDirs hold the bundled examples and the engine's test manifests.
+// manifestDirs hold the bundled examples, the engine's test manifests and
+// this package's own.
 var manifestDirs = []string{"examples", "cmd/setwarden/app/testdata/manifests", "test/e2e/testdata",
-	"internal/fix/testdata", "policies/testdata/selector"}
+	"internal/fix/testdata", "policies/testdata/selector", nativeTestdata}
+
+// nativeTestdata holds manifests written for this test, which keep their
+// namespaces.
+const nativeTestdata = "test/native/testdata"
 
 // manifestCases decodes every workload of the manifest directories, in
-// namespace "default" (and each agent also in "agents").
+// namespace "default" but for nativeTestdata's.
 func manifestCases(t *testing.T) []testCase {
 	t.Helper()
 	var cases []testCase
@@ -56,7 +61,9 @@ func manifestCases(t *testing.T) []testCase {
 			}
 			rel, _ := filepath.Rel(framework.RepoRoot(), file)
 			for i, obj := range decodeWorkloads(data) {
-				obj.SetNamespace("default")
+				if obj.GetNamespace() == "" || dir != nativeTestdata {
+					obj.SetNamespace("default")
+				}
 				cases = append(cases, testCase{name: fmt.Sprintf("%s#%d", rel, i), obj: obj})
 			}
 		}
@@ -98,6 +105,7 @@ var (
 	tolerationEffects = []corev1.TaintEffect{"", corev1.TaintEffectNoSchedule, corev1.TaintEffectNoExecute, corev1.TaintEffectPreferNoSchedule}
 	exemptValues      = []string{"*", policies.RuleStatefulSetServiceName, "agent-tolerations, statefulset-name-too-long", " toleration-value-fragile ,statefulset-volume-claim-templates", "bogus"}
 	exemptReasons     = []string{"", "  ", "migrating in Q3"}
+	exemptNames       = []string{"vendor-db", "vendor-agent"}
 )
 
 // controlPlaneToleration draws a valid toleration around the taints.
@@ -117,7 +125,7 @@ func controlPlaneToleration(r *rand.Rand) corev1.Toleration {
 // each is moved to a namespace, some become DaemonSets (agents or not),
 // StatefulSets lose their serviceName or claims or get long names, and
 // tolerations around the control-plane taints and exemption annotations
-// are added.
+// are added; some are named after the test config's object exemptions.
 func variantCases(n int) []testCase {
 	var cases []testCase
 	for i, v := range fidelity.Generate(n) {
@@ -130,6 +138,9 @@ func variantCases(n int) []testCase {
 			w, _ = policies.NewWorkload(obj)
 		}
 		obj.SetNamespace(namespaces[r.IntN(len(namespaces))])
+		if r.IntN(5) == 0 {
+			obj.SetName(exemptNames[r.IntN(len(exemptNames))]) // exempt by name in some namespaces, for some kinds
+		}
 		if sts, ok := obj.(*appsv1.StatefulSet); ok {
 			shapeStatefulSet(r, sts)
 		}

@@ -45,7 +45,8 @@ const (
 
 // testConfig exercises what the export translates: per-namespace actions
 // (Deny, Warn, Audit, Off), agent namespaces and a selector with an
-// expression, a NoExecute and a PreferNoSchedule taint, exempt namespaces.
+// expression, a NoExecute and a PreferNoSchedule taint, exempt namespaces
+// and objects exempt by name (variantCases names some objects after them).
 // The rules that are not exported are Off, so the webhook's verdicts are
 // those of the exported rules alone.
 func testConfig() string {
@@ -62,6 +63,11 @@ controlPlaneTaints:
   - {key: example.com/infra, effect: PreferNoSchedule}
 exemptions:
   namespaces: [kube-system, setwarden-system, exempt]
+  objects:
+    - {kind: StatefulSet, namespace: strict, name: vendor-db, reason: the vendor chart cannot carry the annotation}
+    - {kind: DaemonSet, namespace: strict, name: vendor-agent, rules: [agent-tolerations], reason: runs on workers only}
+    - {kind: DaemonSet, namespace: default, name: vendor-agent, rules: [toleration-value-fragile, agent-tolerations], reason: pinned by its vendor}
+    - {kind: Deployment, namespace: default, name: vendor-db, reason: "the same name as a StatefulSet, another kind"}
 rules:
   statefulset-volume-claim-templates: {namespaces: {legacy: Warn, quiet: Audit}}
   statefulset-name-too-long: {action: Warn, namespaces: {strict: Deny, quiet: "Off"}}

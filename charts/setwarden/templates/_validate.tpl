@@ -24,9 +24,6 @@ names the keys to change.
 {{- if or $c.agents.selector $c.agents.namespaces (ne (toJson $c.controlPlaneTaints) (toJson $defaultTaints)) }}
 {{- fail "nativePolicies.enabled renders the policies for the default agents and controlPlaneTaints; with config.agents or config.controlPlaneTaints set, apply `setwarden export --config` instead (docs/export.md)" }}
 {{- end }}
-{{- if and $c.exemptions $c.exemptions.objects }}
-{{- fail "nativePolicies.enabled cannot follow config.exemptions.objects: the native policies would deny the objects the webhook exempts; exempt them with the setwarden.dev/exempt annotation or their namespace instead" }}
-{{- end }}
 {{- range $id, $rc := $c.rules }}
 {{- if or (get $rc "namespaces") (not (has (toString (get $rc "action")) (list "Off" "false"))) }}
 {{- fail (printf "nativePolicies.enabled follows config.rules only to turn a rule \"Off\" everywhere; for config.rules.%s apply `setwarden export --config` instead (docs/export.md)" $id) }}
