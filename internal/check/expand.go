@@ -38,6 +38,9 @@ func NewExpander(o HelmOptions) (*Expander, error) {
 // Recognize reports whether dir is a Helm chart or a kustomization; a
 // folder that is both is a chart, as helm and kubectl would each read it.
 func (x *Expander) Recognize(dir string, entries []os.DirEntry) bool {
+	if _, ok := x.kinds[dir]; ok {
+		return true // recognized before, or given with -k
+	}
 	kind := ""
 	for _, e := range entries {
 		switch name := e.Name(); {

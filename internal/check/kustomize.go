@@ -1,36 +1,35 @@
 package check
 
 import (
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"os"
+	"slices"
+	"strings"
 
-	"github.com/setwarden/setwarden/internal/manifest"
 	"github.com/setwarden/setwarden/internal/report"
 )
 
-// Kustomize builds each kustomization directory in-process, as kubectl
-// kustomize does, and adds its output to the reader's input under the name
-// "kustomize:DIR", which it appends to paths; lines then count in the built
-// stream.
-func Kustomize(reader *manifest.Reader, paths, dirs []string) ([]string, []report.Problem) {
+// Kustomizations adds each folder given with -k to paths, built in-process
+// as kubectl kustomize builds it and read like a kustomization a walk finds:
+// its objects are reported at their resource files (kustomize's origin
+// annotations), with lines that count in each file's share of the build. A
+// folder that is also a Helm chart is built as a kustomization, as -k asks.
+// A folder without a kustomization file is an input error naming it.
+func (x *Expander) Kustomizations(paths, dirs []string) ([]string, []report.Problem) {
 	var errs []report.Problem
 	for _, dir := range dirs {
-		name := "kustomize:" + dir
-		m, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), dir)
+		entries, err := os.ReadDir(dir)
 		if err != nil {
 			errs = append(errs, report.Problem{File: dir, Message: "kustomize build: " + err.Error()})
 			continue
 		}
-		out, err := m.AsYaml()
-		if err != nil {
-			errs = append(errs, report.Problem{File: dir, Message: "kustomize build: " + err.Error()})
+		i := slices.IndexFunc(entries, func(e os.DirEntry) bool { return !e.IsDir() && isKustomizationFile(e.Name()) })
+		if i < 0 {
+			errs = append(errs, report.Problem{File: dir, Message: "kustomize build: no " + strings.Join(kustomizationFiles[:len(kustomizationFiles)-1], ", ") + " or " + kustomizationFiles[len(kustomizationFiles)-1] +
+				" in this folder: give -k the folder of a kustomization"})
 			continue
 		}
-		if reader.Virtual == nil {
-			reader.Virtual = map[string][]byte{}
-		}
-		reader.Virtual[name] = out
-		paths = append(paths, name)
+		x.kinds[dir] = entries[i].Name()
+		paths = append(paths, dir)
 	}
 	return paths, errs
 }

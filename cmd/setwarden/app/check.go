@@ -125,10 +125,11 @@ func (o *checkOptions) run(ctx context.Context, streams Streams, paths []string)
 	reader := &manifest.Reader{Stdin: streams.In}
 	defer reader.Close()
 	o.walk.helm.Namespace = o.namespace // .Release.Namespace, as helm template -n sets it
-	if err := o.walk.configure(reader); err != nil {
+	expander, err := o.walk.configure(reader)
+	if err != nil {
 		return &exitError{code: ExitUsage, msg: err.Error()}
 	}
-	paths, inputErrs := check.Kustomize(reader, paths, o.kustomizeDirs)
+	paths, inputErrs := expander.Kustomizations(paths, o.kustomizeDirs)
 	inputErrs = append(clusterErrs, inputErrs...)
 	// With a fixed stream on standard output, the report moves to stderr.
 	reportOut := streams.Out

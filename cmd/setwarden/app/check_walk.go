@@ -22,17 +22,18 @@ func addWalkFlags(flags *pflag.FlagSet, o *walkOptions) {
 }
 
 // configure sets the reader's exclusions and its Expander, which renders
-// the Helm charts and builds the kustomizations met in directories.
-func (o *walkOptions) configure(reader *manifest.Reader) error {
+// the Helm charts and builds the kustomizations met in directories (and
+// those given with -k), and returns the Expander.
+func (o *walkOptions) configure(reader *manifest.Reader) (*check.Expander, error) {
 	for _, pattern := range o.exclude {
 		if err := manifest.ValidateGlob(pattern); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	expander, err := check.NewExpander(o.helm)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	reader.Exclude, reader.Expander = o.exclude, expander
-	return nil
+	return expander, nil
 }

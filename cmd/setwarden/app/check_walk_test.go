@@ -101,6 +101,32 @@ func TestCheckWalksKustomizationsAndSkipsOtherYAML(t *testing.T) {
 				"objects: 4 read, 2 evaluated; not evaluated: Service 2"},
 		},
 		{
+			name:     "-k builds a kustomization and reports its objects at their resource files, as a walk does",
+			args:     []string{"check", "-k", "kustomized/overlay"},
+			wantCode: ExitDenied,
+			wantStdout: []string{
+				"kustomized/base/statefulset.yaml:2: Deny statefulset-volume-claim-templates StatefulSet.apps prod/db",
+				"objects: 2 read, 1 evaluated; not evaluated: Service 1"},
+		},
+		{
+			name:       "-k on a folder without a kustomization file is an input error naming the folder",
+			args:       []string{"check", "-k", "ci"},
+			wantCode:   ExitUsage,
+			wantStdout: []string{"ci: error: kustomize build: no kustomization.yaml, kustomization.yml or Kustomization in this folder: give -k the folder of a kustomization"},
+		},
+		{
+			name:       "a folder that is both a chart and a kustomization is rendered as a chart when walked",
+			args:       []string{"check", "both"},
+			wantCode:   ExitOK,
+			wantStdout: []string{"objects: 1 read, 1 evaluated\n"},
+		},
+		{
+			name:       "a folder that is both a chart and a kustomization is built as a kustomization with -k",
+			args:       []string{"check", "-k", "both"},
+			wantCode:   ExitDenied,
+			wantStdout: []string{"both/statefulset.yaml:2: Deny statefulset-volume-claim-templates StatefulSet.apps default/db", "objects: 1 read, 1 evaluated\n"},
+		},
+		{
 			name:     "a CI workflow is skipped with a notice, not an error",
 			args:     []string{"check", "ci"},
 			wantCode: ExitOK,
