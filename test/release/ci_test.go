@@ -15,14 +15,19 @@ import (
 )
 
 // setwardenOnPath puts a setwarden binary on PATH for the commands the
-// Action and the hooks run: dist's linux/amd64 one under `make
-// release-test`, else one built from the work tree.
+// Action and the hooks run: the dist's one for this machine when
+// SETWARDEN_DIST is set (`make test`, `make release-test`), else one built
+// from the work tree.
 func setwardenOnPath(t *testing.T) {
 	t.Helper()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "setwarden")
-	if dist := os.Getenv("SETWARDEN_DIST"); dist != "" && runtime.GOOS == "linux" && runtime.GOARCH == "amd64" {
-		data, err := os.ReadFile(filepath.Join(dist, "setwarden_linux_amd64", "setwarden"))
+	bin := filepath.Join(dir, exeName(runtime.GOOS))
+	var distBin string
+	if os.Getenv("SETWARDEN_DIST") != "" {
+		distBin, _ = hostBinary(t, distDir(t))
+	}
+	if distBin != "" {
+		data, err := os.ReadFile(distBin)
 		if err != nil {
 			t.Fatal(err)
 		}

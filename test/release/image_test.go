@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -108,7 +109,8 @@ func (l ociLayout) decode(d ociDescriptor, out any) {
 
 // TestImage opens the image `make image` built and checks it as a registry
 // and a container runtime would read it: one index tagged with the version,
-// for linux/amd64 and linux/arm64, each FROM scratch with only /etc/passwd,
+// for the linux platforms the dist declares (linux/amd64 and linux/arm64 in
+// a release), each FROM scratch with only /etc/passwd,
 // /etc/group and the release binary (byte for byte dist's), no shell, user
 // 65532, entrypoint setwarden, argument serve, the OCI labels, and the same
 // user, entrypoint and argument as the Dockerfile's image.
@@ -135,19 +137,25 @@ func TestImage(t *testing.T) {
 	}
 	var idx ociIndex
 	l.decode(top.Manifests[0], &idx)
-	var platforms []string
+	var got []string
 	for _, m := range idx.Manifests {
 		if m.Platform == nil {
 			t.Fatalf("manifest %s names no platform", m.Digest)
 		}
 		platform := m.Platform.OS + "/" + m.Platform.Architecture
-		platforms = append(platforms, platform)
+		got = append(got, platform)
 		t.Run(platform, func(t *testing.T) {
 			checkPlatformImage(t, l, m, dist, version)
 		})
 	}
-	if diff := cmp.Diff([]string{"linux/amd64", "linux/arm64"}, platforms); diff != "" {
-		t.Errorf("platforms (-want +got):\n%s", diff)
+	var want []string
+	for _, p := range distPlatforms(t, dist) {
+		if strings.HasPrefix(p, "linux/") {
+			want = append(want, p)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the image's platforms (-the dist's linux platforms +got):\n%s", diff)
 	}
 }
 
@@ -228,6 +236,9 @@ func checkPlatformImage(t *testing.T, l ociLayout, desc ociDescriptor, dist, ver
 func TestImageRuns(t *testing.T) {
 	dist := distDir(t)
 	version, _ := distVersion(t, dist)
+	if !slices.Contains(distPlatforms(t, dist), "linux/"+runtime.GOARCH) {
+		t.Skipf("running the image skipped: it has no linux/%s image to run here", runtime.GOARCH)
+	}
 	podman, err := exec.LookPath("podman")
 	if err != nil {
 		t.Skip("running the image skipped: podman is not installed (apt-get install podman runc); TestImage checked the image without it")
@@ -251,14 +262,14 @@ func TestImageRuns(t *testing.T) {
 	if _, err := exec.LookPath("runc"); err == nil {
 		runtimes = append(runtimes, []string{"--runtime", "runc"})
 	}
-	var runtime []string
+	var runArgs []string
 	var failures []string
 	for _, rt := range runtimes {
 		args := append(slices.Clone(rt), "run", "--rm", "--network", "none",
 			"--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024")
 		code, out := podmanRun(append(args, ref, "version")...)
 		if code == 0 {
-			runtime = args
+			runArgs = args
 			if !strings.HasPrefix(out, "setwarden "+version+" ") {
 				t.Errorf("setwarden version in the image printed %q, want the release's %s", out, version)
 			}
@@ -266,19 +277,19 @@ func TestImageRuns(t *testing.T) {
 		}
 		failures = append(failures, fmt.Sprintf("podman %s %s version: exit %d\n%s", strings.Join(args, " "), ref, code, out))
 	}
-	if runtime == nil {
+	if runArgs == nil {
 		if sandboxed(strings.Join(failures, "\n")) {
 			t.Skipf("running the image skipped: podman loaded it but cannot start containers on this machine:\n%s", strings.Join(failures, "\n"))
 		}
 		t.Fatalf("the image does not run:\n%s", strings.Join(failures, "\n"))
 	}
-	t.Logf("ran %s with podman %s", ref, strings.Join(runtime, " "))
+	t.Logf("ran %s with podman %s", ref, strings.Join(runArgs, " "))
 	examples, err := filepath.Abs(filepath.Join(repoRoot, "examples"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for dir, wantExit := range map[string]int{"good": 0, "broken": 1} {
-		args := append(slices.Clone(runtime), "-v", examples+":/examples:ro", ref, "check", "/examples/"+dir)
+		args := append(slices.Clone(runArgs), "-v", examples+":/examples:ro", ref, "check", "/examples/"+dir)
 		if code, out := podmanRun(args...); code != wantExit {
 			t.Errorf("podman %s exited %d, want %d:\n%s", strings.Join(args, " "), code, wantExit, out)
 		}

@@ -3,8 +3,11 @@
 // the Dockerfile builds the same binary and image, and that the GitHub Action
 // and the pre-commit hooks run setwarden as their users will.
 //
-// The tests of dist/ need SETWARDEN_DIST, the dist folder, which
-// `make release-test` sets after `make dist`; without it they skip, and the
+// The tests of dist/ need SETWARDEN_DIST, the dist folder: `make test` sets
+// it to a release it builds for the host's platform alone (linux/<arch>),
+// `make release-test` to dist/ after `make dist` (all six platforms, which
+// SETWARDEN_RELEASE_FULL=1 then requires). The checks follow the platforms the
+// dist's .release.env declares. Without SETWARDEN_DIST they skip, and the
 // Dockerfile, Action and hook tests still run.
 package release
 
@@ -38,15 +41,20 @@ import (
 // repoRoot is the repository, relative to this package.
 const repoRoot = "../.."
 
-// platforms are the release's targets, as os/arch.
+// platforms are a full release's targets, as os/arch: hack/dist.sh's default
+// PLATFORMS, which TestDistScriptPlatforms keeps equal to this list.
 var platforms = []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64", "windows/arm64"}
 
-// distDir returns the dist folder `make dist` filled, or skips the test.
+// distDir returns the dist folder `make dist` filled (SETWARDEN_DIST, a
+// relative path read from the repository's root), or skips the test.
 func distDir(t *testing.T) string {
 	t.Helper()
 	dir := os.Getenv("SETWARDEN_DIST")
 	if dir == "" {
-		t.Skip("SETWARDEN_DIST is not set: `make release-test` runs make dist, then these tests on dist/")
+		t.Skip("SETWARDEN_DIST is not set: `make test` and `make release-test` build a release, then run these tests on it")
+	}
+	if !filepath.IsAbs(dir) {
+		dir = filepath.Join(repoRoot, dir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "SHA256SUMS")); err != nil {
 		t.Fatalf("SETWARDEN_DIST=%s holds no release: %v", dir, err)
@@ -54,22 +62,117 @@ func distDir(t *testing.T) string {
 	return dir
 }
 
-// distVersion is the release's version, as the linux/amd64 binary prints it
-// ("v0.4.0"), and its SemVer form without the v, as archives, the chart and
-// the image tag spell it.
+// fullRelease tells whether the dist must be a whole release
+// (SETWARDEN_RELEASE_FULL=1, which `make release-test` sets).
+func fullRelease() bool {
+	return os.Getenv("SETWARDEN_RELEASE_FULL") == "1"
+}
+
+// releaseEnv is what hack/dist.sh recorded in <dist>/.release.env.
+type releaseEnv struct {
+	Version, Revision string
+	// Platforms are the os/arch the dist holds, in the order built.
+	Platforms []string
+}
+
+// readReleaseEnv reads <dist>/.release.env as `make image` does, with bash.
+func readReleaseEnv(t *testing.T, dist string) releaseEnv {
+	t.Helper()
+	path := filepath.Join(dist, ".release.env")
+	out, err := exec.CommandContext(t.Context(), "bash", "-c", `set -eu; source "$1"; printf '%s\n' "$version" "$revision" "$platforms"`,
+		"bash", path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s (make dist writes version, revision and platforms): %v\n%s", path, err, out)
+	}
+	lines := strings.Split(string(out), "\n")
+	return releaseEnv{Version: lines[0], Revision: lines[1], Platforms: strings.Fields(lines[2])}
+}
+
+// distPlatforms are the platforms the dist declares, each of an OS whose
+// binaries assertReleaseBuild reads; with SETWARDEN_RELEASE_FULL=1, exactly
+// the six of a release.
+func distPlatforms(t *testing.T, dist string) []string {
+	t.Helper()
+	declared := readReleaseEnv(t, dist).Platforms
+	if len(declared) == 0 {
+		t.Fatalf("%s/.release.env declares no platforms", dist)
+	}
+	for _, p := range declared {
+		if goos, _, _ := strings.Cut(p, "/"); goos != "linux" && goos != "darwin" && goos != "windows" {
+			t.Fatalf("the dist declares %s: the tests read linux, darwin and windows binaries", p)
+		}
+	}
+	if fullRelease() && !slices.Equal(slices.Sorted(slices.Values(declared)), slices.Sorted(slices.Values(platforms))) {
+		t.Fatalf("SETWARDEN_RELEASE_FULL=1, but the dist holds %v: a release holds %v (make dist without PLATFORMS)", declared, platforms)
+	}
+	return declared
+}
+
+// exeName is the binary's file name on goos.
+func exeName(goos string) string {
+	if goos == "windows" {
+		return "setwarden.exe"
+	}
+	return "setwarden"
+}
+
+// hostBinary is the dist's binary for the machine running the tests, if
+// the dist holds one.
+func hostBinary(t *testing.T, dist string) (string, bool) {
+	t.Helper()
+	if !slices.Contains(distPlatforms(t, dist), runtime.GOOS+"/"+runtime.GOARCH) {
+		return "", false
+	}
+	return filepath.Join(dist, "setwarden_"+runtime.GOOS+"_"+runtime.GOARCH, exeName(runtime.GOOS)), true
+}
+
+// TestDistScriptPlatforms keeps hack/dist.sh's default PLATFORMS, what a
+// release holds, equal to the six this package checks a full release for.
+func TestDistScriptPlatforms(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "hack", "dist.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^platforms="\$\{PLATFORMS:-([^}"]*)\}"$`).FindSubmatch(data)
+	if m == nil {
+		t.Fatal(`hack/dist.sh has no line platforms="${PLATFORMS:-<os/arch ...>}"`)
+	}
+	if diff := cmp.Diff(platforms, strings.Fields(string(m[1]))); diff != "" {
+		t.Errorf("hack/dist.sh's default PLATFORMS (-test/release +hack/dist.sh):\n%s", diff)
+	}
+}
+
+// distVersion is the release's version as .release.env records it
+// ("v0.4.0"; TestDistArchives checks that the binaries print it), and its
+// SemVer form without the v, as archives, the chart and the image tag spell
+// it.
 func distVersion(t *testing.T, dist string) (version, semver string) {
 	t.Helper()
-	version, _ = distStamp(t, dist)
+	version = readReleaseEnv(t, dist).Version
 	return version, strings.TrimPrefix(version, "v")
 }
 
-// distStamp is the version and revision the linux/amd64 binary prints.
+// distStamp is the version and revision .release.env records, which the
+// host's binary must print when the dist holds one (the others cannot run
+// here; TestDistArchives finds the same strings in them).
 func distStamp(t *testing.T, dist string) (version, revision string) {
 	t.Helper()
-	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skipf("the linux/amd64 binary does not run on %s/%s", runtime.GOOS, runtime.GOARCH)
+	env := readReleaseEnv(t, dist)
+	if env.Revision == "unknown" {
+		// Outside a git checkout make test's host release has no commit to
+		// name; a release must.
+		if fullRelease() {
+			t.Errorf(".release.env records revision %q: the release names its commit", env.Revision)
+		} else {
+			t.Logf(".release.env records revision %q: built outside a git checkout", env.Revision)
+		}
 	}
-	out, err := exec.CommandContext(t.Context(), filepath.Join(dist, "setwarden_linux_amd64", "setwarden"), "version").CombinedOutput()
+	bin, ok := hostBinary(t, dist)
+	if !ok {
+		t.Logf("the dist holds no binary that runs on %s/%s: setwarden version not run", runtime.GOOS, runtime.GOARCH)
+		return env.Version, env.Revision
+	}
+	out, err := exec.CommandContext(t.Context(), bin, "version").CombinedOutput()
 	if err != nil {
 		t.Fatalf("setwarden version: %v\n%s", err, out)
 	}
@@ -78,17 +181,19 @@ func distStamp(t *testing.T, dist string) (version, revision string) {
 	if m == nil {
 		t.Fatalf("setwarden version printed %q, want \"setwarden vX.Y.Z (revision R, goV)\"", out)
 	}
-	if m[2] == "unknown" {
-		t.Errorf("setwarden version printed %q: the release names its revision", out)
+	if m[1] != env.Version || m[2] != env.Revision {
+		t.Errorf("setwarden version printed %q; .release.env records version %s, revision %s", out, env.Version, env.Revision)
 	}
-	return m[1], m[2]
+	return env.Version, env.Revision
 }
 
-// TestDistArchives checks the list of release files, that each archive holds
-// the binary of its platform (the very bytes of dist/setwarden_OS_ARCH) and
-// the README, and that the linux/amd64 binary prints the release's version.
+// TestDistArchives checks the list of release files, for the platforms the
+// dist declares, that each archive holds the binary of its platform (the very
+// bytes of dist/setwarden_OS_ARCH), the LICENSE and the README, and that the
+// host's binary prints the release's version.
 func TestDistArchives(t *testing.T) {
 	dist := distDir(t)
+	declared := distPlatforms(t, dist)
 	version, revision := distStamp(t, dist)
 	semver := strings.TrimPrefix(version, "v")
 	if strings.Contains(version, "devel") || strings.Contains(version, "unknown") {
@@ -96,7 +201,7 @@ func TestDistArchives(t *testing.T) {
 	}
 	want := []string{".release.env", "SHA256SUMS", "setwarden-" + semver + ".tgz", "setwarden-image.digest", "setwarden-image.tar",
 		"setwarden_" + semver + ".cdx.json"}
-	for _, p := range platforms {
+	for _, p := range declared {
 		goos, arch, _ := strings.Cut(p, "/")
 		want = append(want, "setwarden_"+goos+"_"+arch+"/", archiveName(semver, goos, arch))
 	}
@@ -117,13 +222,10 @@ func TestDistArchives(t *testing.T) {
 		t.Errorf("dist/ (-want +got):\n%s", diff)
 	}
 
-	for _, p := range platforms {
+	for _, p := range declared {
 		goos, arch, _ := strings.Cut(p, "/")
 		t.Run(p, func(t *testing.T) {
-			exe := "setwarden"
-			if goos == "windows" {
-				exe += ".exe"
-			}
+			exe := exeName(goos)
 			built, err := os.ReadFile(filepath.Join(dist, "setwarden_"+goos+"_"+arch, exe))
 			if err != nil {
 				t.Fatal(err)
@@ -142,7 +244,7 @@ func TestDistArchives(t *testing.T) {
 				t.Errorf("the archive's %s is not dist/setwarden_%s_%s/%s", exe, goos, arch, exe)
 			}
 			assertReleaseBuild(t, filepath.Join(dist, "setwarden_"+goos+"_"+arch, exe), goos, arch)
-			// The -X stamp: only linux/amd64 runs here, the others hold the same strings.
+			// The -X stamp: only the host's binary runs here, the others hold the same strings.
 			for _, stamp := range []string{version, revision} {
 				if !bytes.Contains(built, []byte(stamp)) {
 					t.Errorf("the %s binary does not hold the release stamp %q", p, stamp)
@@ -280,10 +382,12 @@ func assertReleaseBuild(t *testing.T, path, goos, arch string) {
 	}
 }
 
-// TestDistChecksums checks that SHA256SUMS lists every archive, the SBOM,
-// the chart and the image, each with its SHA-256.
+// TestDistChecksums checks that SHA256SUMS lists the archive of every
+// platform the dist declares, the SBOM, the chart and the image, each with its
+// SHA-256.
 func TestDistChecksums(t *testing.T) {
 	dist := distDir(t)
+	declared := distPlatforms(t, dist)
 	f, err := os.Open(filepath.Join(dist, "SHA256SUMS"))
 	if err != nil {
 		t.Fatal(err)
@@ -323,16 +427,16 @@ func TestDistChecksums(t *testing.T) {
 	if diff := cmp.Diff(want, listed); diff != "" {
 		t.Errorf("files SHA256SUMS lists (-want +got):\n%s", diff)
 	}
-	if len(listed) != len(platforms)+3 {
-		t.Errorf("SHA256SUMS lists %d files, want %d archives, the SBOM, the chart and the image", len(listed), len(platforms))
+	if len(listed) != len(declared)+3 {
+		t.Errorf("SHA256SUMS lists %d files, want %d archives, the SBOM, the chart and the image", len(listed), len(declared))
 	}
 }
 
 // TestDistSBOM checks that the SBOM is CycloneDX JSON describing setwarden
-// and the modules linked into it.
+// at the release's version and the modules linked into it.
 func TestDistSBOM(t *testing.T) {
 	dist := distDir(t)
-	_, semver := distVersion(t, dist)
+	version, semver := distVersion(t, dist)
 	data, err := os.ReadFile(filepath.Join(dist, "setwarden_"+semver+".cdx.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -342,8 +446,9 @@ func TestDistSBOM(t *testing.T) {
 		SpecVersion string `json:"specVersion"`
 		Metadata    struct {
 			Component struct {
-				Name string `json:"name"`
-				Purl string `json:"purl"`
+				Name    string `json:"name"`
+				Version string `json:"version"`
+				Purl    string `json:"purl"`
 			} `json:"component"`
 		} `json:"metadata"`
 		Components []struct {
@@ -357,8 +462,8 @@ func TestDistSBOM(t *testing.T) {
 	if bom.BOMFormat != "CycloneDX" || bom.SpecVersion == "" {
 		t.Errorf("bomFormat %q specVersion %q, want CycloneDX", bom.BOMFormat, bom.SpecVersion)
 	}
-	if bom.Metadata.Component.Name != "github.com/setwarden/setwarden" {
-		t.Errorf("the SBOM describes %q, want github.com/setwarden/setwarden", bom.Metadata.Component.Name)
+	if c := bom.Metadata.Component; c.Name != "github.com/setwarden/setwarden" || c.Version != version {
+		t.Errorf("the SBOM describes %s at %s, want github.com/setwarden/setwarden at the release's %s", c.Name, c.Version, version)
 	}
 	if !slices.ContainsFunc(bom.Components, func(c struct {
 		Name    string `json:"name"`

@@ -1,7 +1,8 @@
 // Command image assembles setwarden's release image from the linux binaries
 // `make dist` built, without Docker or a registry: an OCI image index of
-// linux/amd64 and linux/arm64, written as an OCI layout tarred into
-// <dist>/setwarden-image.tar, its digest in <dist>/setwarden-image.digest.
+// the linux architectures -arch names (linux/amd64 and linux/arm64 for a
+// release), written as an OCI layout tarred into <dist>/setwarden-image.tar,
+// its digest in <dist>/setwarden-image.digest.
 //
 // The image is FROM scratch, holding what matters of the Dockerfile's
 // distroless static nonroot base: /etc/passwd and /etc/group with root,
@@ -21,7 +22,10 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -45,7 +49,9 @@ type options struct {
 	revision   string
 	repository string
 	licenses   string
-	created    time.Time
+	// arches are the linux architectures of the index, in its order.
+	arches  []string
+	created time.Time
 }
 
 func main() {
@@ -56,9 +62,14 @@ func main() {
 	flag.StringVar(&o.revision, "revision", "", "the VCS commit the binaries were built from")
 	flag.StringVar(&o.repository, "repository", "ghcr.io/setwarden/setwarden", "the repository the image is published to")
 	flag.StringVar(&o.licenses, "licenses", "Apache-2.0", "SPDX license expression of org.opencontainers.image.licenses")
+	arches := flag.String("arch", "amd64,arm64", "the linux architectures to include, comma-separated, each from dist/setwarden_linux_<arch>/setwarden")
 	flag.Parse()
 	if o.tag == "" {
 		log.Fatal("image: -tag is required")
+	}
+	var err error
+	if o.arches, err = parseArches(*arches); err != nil {
+		log.Fatalf("image: -arch %q: %v", *arches, err)
 	}
 	if o.version == "" {
 		o.version = o.tag
@@ -76,10 +87,25 @@ func main() {
 		filepath.Join(o.dist, "setwarden-image.tar"))
 }
 
+// parseArches reads -arch: at least one GOARCH, none twice.
+func parseArches(s string) ([]string, error) {
+	var arches []string
+	for _, a := range strings.Split(s, ",") {
+		switch {
+		case !regexp.MustCompile(`^[a-z0-9]+$`).MatchString(a):
+			return nil, fmt.Errorf("%q is not a GOARCH such as amd64", a)
+		case slices.Contains(arches, a):
+			return nil, fmt.Errorf("%s is named twice", a)
+		}
+		arches = append(arches, a)
+	}
+	return arches, nil
+}
+
 // build writes the tarball and the digest file and returns the digest.
 func build(o options) (v1.Hash, error) {
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	for _, arch := range []string{"amd64", "arm64"} {
+	for _, arch := range o.arches {
 		img, err := platformImage(o, arch)
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("linux/%s: %w", arch, err)
