@@ -19,6 +19,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -52,6 +53,8 @@ type peer struct {
 	// configuration, secrets); args are its command line.
 	prepare func(t *testing.T, env *framework.Env, p *peerProcess)
 	args    func(p *peerProcess, kubeconfig string) []string
+	// env is its environment (the Downward API's in a pod).
+	env func(p *peerProcess) []string
 	// readyURL is its readiness probe.
 	readyURL func(p *peerProcess) string
 }
@@ -117,15 +120,19 @@ func kyvernoPeer() *peer {
 				"--caSecretName=kyverno-perf-ca", "--tlsSecretName=kyverno-perf-tls", "--disableCertManagerController",
 				"--autoUpdateWebhooks=false", "--admissionReports=false", "--omitEvents=PolicyApplied,PolicySkipped",
 				"--metricsHost=127.0.0.1", "--metricsPort=" + strconv.Itoa(p.metricsPort), "--controllerRuntimeMetricsAddress=0",
-				"--loggingFormat=text", "--v=2"}
+				"--loggingFormat=text", "--disableLogColor", "--v=2"}
+		},
+		env: func(p *peerProcess) []string {
+			return []string{"KYVERNO_NAMESPACE=" + p.namespace, "KYVERNO_POD_NAME=kyverno-perf", "KYVERNO_DEPLOYMENT=kyverno",
+				"KYVERNO_SERVICEACCOUNT_NAME=kyverno", "INIT_CONFIG=kyverno", "METRICS_CONFIG=kyverno-metrics"}
 		},
 		readyURL: func(p *peerProcess) string { return fmt.Sprintf("https://127.0.0.1:%d/health/readiness", p.port) },
 	}
 }
 
 // gatekeeperPeer is Gatekeeper's manager v3.23.1 with the operations of the
-// chart's controller-manager pods (the validating and mutating webhooks;
-// audit runs in pods of its own), its certificate from --cert-dir, and no
+// chart's controller-manager pods (the validating and mutating webhooks, and
+// generate, which makes the constraints' CRDs; audit runs in pods of its own), its certificate from --cert-dir, and no
 // certificate rotation, so it leaves the webhook configurations alone.
 func gatekeeperPeer() *peer {
 	return &peer{
@@ -137,7 +144,11 @@ func gatekeeperPeer() *peer {
 		validatePath: "/v1/admit",
 		hookPrefix:   "gatekeeper.sh",
 		prepare: func(t *testing.T, env *framework.Env, p *peerProcess) {
-			createObjects(t, env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.namespace}})
+			// Gatekeeper owns its status objects by its Pod, which must
+			// exist; it never runs (no node), as the process is its stand-in.
+			createObjects(t, env.Client, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: p.namespace}},
+				&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "gatekeeper-perf", Namespace: p.namespace},
+					Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "manager", Image: "gatekeeper"}}}})
 			for _, name := range []string{"tls.crt", "tls.key"} {
 				data := map[string][]byte{"tls.crt": p.tlsCert, "tls.key": p.tlsKey}[name]
 				if err := os.WriteFile(filepath.Join(p.dir, name), data, 0o600); err != nil {
@@ -145,14 +156,17 @@ func gatekeeperPeer() *peer {
 				}
 			}
 			// The sync configuration that fills data.inventory with Services.
-			applyFiles(t, env.Client, "sync.yaml")(p)
+			applyFiles(t, env, "sync.yaml")(p)
 		},
 		args: func(p *peerProcess, kubeconfig string) []string {
 			return []string{"--kubeconfig=" + kubeconfig,
 				"--host=127.0.0.1", "--port=" + strconv.Itoa(p.port), "--cert-dir=" + p.dir, "--disable-cert-rotation",
 				"--health-addr=127.0.0.1:" + strconv.Itoa(p.probePort), "--prometheus-port=" + strconv.Itoa(p.metricsPort),
-				"--metrics-addr=0", "--operation=webhook", "--operation=mutation-webhook",
+				"--metrics-addr=0", "--operation=webhook", "--operation=mutation-webhook", "--operation=generate",
 				"--exempt-namespace=" + p.namespace, "--disable-opa-builtin={http.send}", "--log-level=INFO", "--logtostderr"}
+		},
+		env: func(p *peerProcess) []string {
+			return []string{"POD_NAMESPACE=" + p.namespace, "POD_NAME=gatekeeper-perf", "CONTAINER_NAME=manager"}
 		},
 		readyURL: func(p *peerProcess) string { return fmt.Sprintf("http://127.0.0.1:%d/readyz", p.probePort) },
 	}
@@ -226,8 +240,7 @@ func (pe *peer) start(t *testing.T, env *framework.Env) *peerProcess {
 		t.Fatal(err)
 	}
 	p.cmd = exec.Command(p.bin, pe.args(p, env.Kubeconfig)...)
-	p.cmd.Env = append(os.Environ(), "KYVERNO_NAMESPACE="+pe.namespace, "KYVERNO_POD_NAME="+pe.name+"-perf",
-		"POD_NAMESPACE="+pe.namespace, "POD_NAME="+pe.name+"-perf")
+	p.cmd.Env = append(os.Environ(), pe.env(p)...)
 	p.cmd.Stdout, p.cmd.Stderr = f, f
 	p.started = time.Now()
 	if err := p.cmd.Start(); err != nil {
@@ -261,7 +274,9 @@ func (p *peerProcess) writeCert(t *testing.T) {
 	if p.caKey, err = certs.EncodeKey(ca.Key); err != nil {
 		t.Fatal(err)
 	}
-	p.tlsCert = certs.EncodeCerts(serving.Cert, ca.Cert)
+	// The certificate alone, without its CA: Kyverno takes a chain in its
+	// TLS Secret for an invalid certificate.
+	p.tlsCert = certs.EncodeCerts(serving.Cert)
 	p.caCert = certs.EncodeCerts(ca.Cert)
 	p.caPEM = p.caCert
 }
@@ -274,7 +289,7 @@ func (p *peerProcess) waitReady(t *testing.T) {
 	}}
 	url := p.readyURL(p)
 	last := ""
-	for time.Since(p.started) < 120*time.Second {
+	for time.Since(p.started) < 60*time.Second {
 		select {
 		case <-p.done:
 			t.Fatalf("%s exited; log:\n%s", p.name, tail(readFile(p.log), 4000))
@@ -294,7 +309,7 @@ func (p *peerProcess) waitReady(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	t.Fatalf("%s not ready within 120s (last probe: %s); log:\n%s", p.name, last, tail(readFile(p.log), 4000))
+	t.Fatalf("%s not ready within 60s (last probe: %s); errors in its log:\n%s", p.name, last, tail(errorLines(readFile(p.log)), 4000))
 }
 
 func (p *peerProcess) stop() {
@@ -312,11 +327,11 @@ func (p *peerProcess) installPolicies(t *testing.T, env *framework.Env) {
 	t.Helper()
 	switch p.name {
 	case "kyverno":
-		applyFiles(t, env.Client, "agent-tolerations.yaml", "statefulsets.yaml")(p)
+		applyFiles(t, env, "agent-tolerations.yaml", "statefulsets.yaml")(p)
 	case "gatekeeper":
 		// The constraints' kinds exist once Gatekeeper has compiled the
 		// templates; applyFiles retries until they do.
-		applyFiles(t, env.Client, "templates.yaml", "constraints.yaml", "agent-tolerations.yaml")(p)
+		applyFiles(t, env, "templates.yaml", "constraints.yaml", "agent-tolerations.yaml")(p)
 	}
 }
 
@@ -382,10 +397,12 @@ func peerObjects(name, file string) ([]*unstructured.Unstructured, error) {
 
 // applyFiles returns a function that creates the objects of the peer's
 // files, in order, retrying for a minute while their kinds are not served
-// yet or the engine's own webhooks refuse them for that reason.
-func applyFiles(t *testing.T, c client.Client, files ...string) func(p *peerProcess) {
+// yet (with a new client, whose REST mapper learns the new kinds) or the
+// engine's own webhooks refuse them for that reason.
+func applyFiles(t *testing.T, env *framework.Env, files ...string) func(p *peerProcess) {
 	return func(p *peerProcess) {
 		t.Helper()
+		c := env.Client
 		for _, file := range files {
 			objs, err := peerObjects(p.name, file)
 			if err != nil {
@@ -399,9 +416,15 @@ func applyFiles(t *testing.T, c client.Client, files ...string) func(p *peerProc
 						break
 					}
 					if time.Since(start) > 60*time.Second {
-						t.Fatalf("%s: creating %s %s from %s: %v", p.name, obj.GetKind(), obj.GetName(), file, err)
+						t.Fatalf("%s: creating %s %s from %s: %v; errors in its log:\n%s", p.name, obj.GetKind(), obj.GetName(), file, err,
+							tail(errorLines(readFile(p.log)), 4000))
 					}
 					time.Sleep(200 * time.Millisecond)
+					if meta.IsNoMatchError(err) {
+						if c, err = client.New(env.Config, client.Options{}); err != nil {
+							t.Fatal(err)
+						}
+					}
 				}
 			}
 		}
@@ -416,6 +439,17 @@ func createObjects(t *testing.T, c client.Client, objs ...client.Object) {
 			t.Fatalf("creating %T %s: %v", obj, obj.GetName(), err)
 		}
 	}
+}
+
+// errorLines returns the lines of a log that report errors.
+func errorLines(log string) string {
+	var out []string
+	for l := range strings.SplitSeq(log, "\n") {
+		if strings.Contains(l, "ERR") || strings.Contains(l, "error") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // tail returns the last n bytes of s.

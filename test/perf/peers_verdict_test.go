@@ -137,3 +137,30 @@ func checkVerdicts(t *testing.T, env *framework.Env, cs *kubernetes.Clientset, a
 		t.FailNow()
 	}
 }
+
+// TestPeerVerdicts is the verdict check alone, without the measurement:
+// setwarden, the native policies and each built peer engine on the same
+// API server decide the verdict cases alike. It runs with SETWARDEN_PERF=1;
+// TestAPIServerAdmission makes the same check before taking any figure.
+func TestPeerVerdicts(t *testing.T) {
+	env := startPerfEnv(t)
+	dir := t.TempDir()
+	bin := buildShipped(t, dir)
+	_, caPEM := writeServingCert(t, dir)
+	server := startServer(t, bin, env.Kubeconfig, dir, "webhook")
+	defer server.stop()
+	server.waitReady(t)
+	var engines []*peerProcess
+	for _, pe := range availablePeers() {
+		p := pe.start(t, env)
+		p.installPolicies(t, env)
+		engines = append(engines, p)
+	}
+	arms := apiArms(t, server.port, caPEM, engines)
+	for _, a := range arms {
+		if err := createNamespaceWithService(t.Context(), env.Client, armNamespace(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	checkVerdicts(t, env, loadClient(t, env.Config), arms)
+}
