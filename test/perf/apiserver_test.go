@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -109,7 +110,11 @@ func TestAPIServerAdmission(t *testing.T) {
 	checkVerdicts(t, env, cs, arms)
 	time.Sleep(settle)
 	readRSS(t, arms, func(a *apiArm, mib float64) { a.idleRSS = mib })
-	apiPID := apiServerPID(env.Config.Host[strings.LastIndexByte(env.Config.Host, ':')+1:])
+	host, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiPID := apiServerPID(host.Port())
 	if apiPID == 0 {
 		t.Fatalf("no kube-apiserver process serving %s", env.Config.Host)
 	}

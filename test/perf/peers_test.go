@@ -513,8 +513,8 @@ func apiServerPID(port string) int {
 		if len(args) == 0 || filepath.Base(args[0]) != "kube-apiserver" {
 			continue
 		}
-		for _, a := range args {
-			if a == "--secure-port="+port {
+		for i, a := range args {
+			if a == "--secure-port="+port || (a == "--secure-port" && i+1 < len(args) && args[i+1] == port) {
 				return pid
 			}
 		}
