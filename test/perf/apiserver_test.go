@@ -40,11 +40,13 @@ type apiArm struct {
 	// inside kube-apiserver); ready is its time from start to ready.
 	pid   int
 	ready time.Duration
+	// bin is the engine's binary, whose size shows in its resident memory.
+	bin string
 	// cpu and apiCPU are the engine's and kube-apiserver's CPU time over
 	// the measured windows; idleRSS and afterRSS the engine's resident
 	// memory before the first round and after the last.
 	cpu, apiCPU       time.Duration
-	idleRSS, afterRSS float64
+	idleRSS, afterRSS memoryFigures
 }
 
 // firstError keeps the first error of many goroutines.
@@ -97,7 +99,7 @@ func TestAPIServerAdmission(t *testing.T) {
 	arms := apiArms(t, server.port, caPEM, engines)
 	for _, a := range arms {
 		if a.name == "setwarden" {
-			a.pid, a.ready = server.cmd.Process.Pid, up.ready
+			a.pid, a.ready, a.bin = server.cmd.Process.Pid, up.ready, bin
 		}
 	}
 	cs := loadClient(t, env.Config)
@@ -109,7 +111,7 @@ func TestAPIServerAdmission(t *testing.T) {
 	// Every arm must decide as setwarden does before any figure is taken.
 	checkVerdicts(t, env, cs, arms)
 	time.Sleep(settle)
-	readRSS(t, arms, func(a *apiArm, mib float64) { a.idleRSS = mib })
+	readRSS(t, arms, func(a *apiArm, m memoryFigures) { a.idleRSS = m })
 	host, err := url.Parse(env.Config.Host)
 	if err != nil {
 		t.Fatal(err)
@@ -132,24 +134,24 @@ func TestAPIServerAdmission(t *testing.T) {
 			runArm(t, env, cs, a, apiPID, round, rate, each)
 		}
 	}
-	readRSS(t, arms, func(a *apiArm, mib float64) { a.afterRSS = mib })
+	readRSS(t, arms, func(a *apiArm, m memoryFigures) { a.afterRSS = m })
 	reportArms(t, arms)
 	reportEngines(t, arms)
 	reportWebhookTime(t, server)
 }
 
 // readRSS reads the resident memory of every arm's engine process.
-func readRSS(t *testing.T, arms []*apiArm, set func(*apiArm, float64)) {
+func readRSS(t *testing.T, arms []*apiArm, set func(*apiArm, memoryFigures)) {
 	t.Helper()
 	for _, a := range arms {
 		if a.pid == 0 {
 			continue
 		}
-		mib, err := rssMiB(a.pid)
+		m, err := procMemory(a.pid)
 		if err != nil {
 			t.Fatalf("arm %s: %v", a.name, err)
 		}
-		set(a, mib)
+		set(a, m)
 	}
 }
 
@@ -209,7 +211,7 @@ func apiArms(t *testing.T, port int, caPEM []byte, engines []*peerProcess) []*ap
 	}
 	for _, p := range engines {
 		a := newArm(p.name, p.denial(), 2, p.webhooks(t))
-		a.pid, a.ready = p.cmd.Process.Pid, p.ready
+		a.pid, a.ready, a.bin = p.cmd.Process.Pid, p.ready, p.bin
 		arms = append(arms, a)
 	}
 	return arms

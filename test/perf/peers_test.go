@@ -482,19 +482,28 @@ func cpuTime(pid int) (time.Duration, error) {
 	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
 }
 
-// rssMiB is process pid's resident set from /proc/pid/status.
-func rssMiB(pid int) (float64, error) {
+// procMemory reads process pid's resident set, its peak, and its split
+// into anonymous memory and mapped files, from /proc/pid/status.
+func procMemory(pid int) (memoryFigures, error) {
+	var m memoryFigures
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0, err
+		return m, err
 	}
+	fields := map[string]*float64{"VmRSS:": &m.rssMiB, "VmHWM:": &m.hwmMiB, "RssAnon:": &m.anonMiB, "RssFile:": &m.fileMiB}
 	for l := range strings.SplitSeq(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+		if f := strings.Fields(l); len(f) >= 2 && fields[f[0]] != nil {
 			kb, err := strconv.ParseFloat(f[1], 64)
-			return kb / 1024, err
+			if err != nil {
+				return m, err
+			}
+			*fields[f[0]] = kb / 1024
 		}
 	}
-	return 0, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	if m.rssMiB == 0 {
+		return m, fmt.Errorf("/proc/%d/status: no VmRSS", pid)
+	}
+	return m, nil
 }
 
 // apiServerPID finds the kube-apiserver serving on the given port.
