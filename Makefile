@@ -12,7 +12,7 @@ export KUBEBUILDER_ASSETS := $(BIN)
 # Go environment says GOTOOLCHAIN=local would otherwise ignore the line.
 export GOTOOLCHAIN ?= auto
 
-.PHONY: all build tools test unit e2e vet lint fmt-check check-examples bench clean
+.PHONY: all build tools peers test unit e2e vet lint fmt-check check-examples bench clean
 
 all: build
 
@@ -23,6 +23,11 @@ build:
 ## tools: etcd, kube-apiserver, kubectl and helm from the Go module proxy, into bin/ (skips what exists)
 tools:
 	hack/build-tools.sh
+
+## peers: Kyverno's admission controller and Gatekeeper's manager from the Go module proxy, into bin/, for the
+## benchmark's peer arms (make bench; make test does not need them)
+peers:
+	hack/build-peers.sh
 
 ## check-examples: setwarden's main job over the bundled examples (exit 1: examples/broken is denied on purpose)
 check-examples:
@@ -54,10 +59,10 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './bin/*')); \
 	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
 
-## bench: the five performance measurements (decision benchmarks, webhook load, creates through kube-apiserver
-## with no admission / setwarden / native policies, memory, start-up) and the check benchmarks at 1
-## and 2 cores; prints one table of figures, targets and verdicts (never asserted), with the machine
-bench: tools
+## bench: the performance measurements (decision benchmarks, webhook load, creates through kube-apiserver
+## with no admission / setwarden / native policies / Kyverno / Gatekeeper, memory, start-up, audit) and the check
+## benchmarks at 1 and 2 cores; prints one table of figures, targets and verdicts (never asserted), with the machine
+bench: tools peers
 	@mkdir -p $(BIN)/bench && $(GO) run ./test/perf/benchtable -out $(BIN)/bench/figures.jsonl start
 	set -o pipefail; $(GO) test ./webhook/ -run '^$$' -bench . -benchmem -count 5 | tee $(BIN)/bench/decision.txt
 	$(GO) test ./cmd/setwarden/app -run '^$$' -bench 'Check' -benchtime 1x -benchmem -cpu 1,2

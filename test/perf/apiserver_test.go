@@ -3,6 +3,7 @@ package perf
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"runtime"
 	"strings"
@@ -35,6 +36,17 @@ type apiArm struct {
 	all, sts, ds *recorder
 	errs         *firstError
 	elapsed      time.Duration
+	// pid is the policy engine's process (0 when the engine, if any, runs
+	// inside kube-apiserver); ready is its time from start to ready.
+	pid   int
+	ready time.Duration
+	// bin is the engine's binary, whose size shows in its resident memory.
+	bin string
+	// cpu and apiCPU are the engine's and kube-apiserver's CPU time over
+	// the measured windows; idleRSS and afterRSS the engine's resident
+	// memory before the first round and after the last.
+	cpu, apiCPU       time.Duration
+	idleRSS, afterRSS memoryFigures
 }
 
 // firstError keeps the first error of many goroutines.
@@ -76,13 +88,37 @@ func TestAPIServerAdmission(t *testing.T) {
 	_, caPEM := writeServingCert(t, dir)
 	server := startServer(t, bin, env.Kubeconfig, dir, "webhook")
 	defer server.stop()
-	server.waitReady(t)
-	arms := apiArms(t, server.port, caPEM)
+	up := server.waitReady(t)
+	// The peer engines start one at a time, so none slows another's start.
+	var engines []*peerProcess
+	for _, pe := range availablePeers() {
+		p := pe.start(t, env)
+		p.installPolicies(t, env)
+		engines = append(engines, p)
+	}
+	arms := apiArms(t, server.port, caPEM, engines)
+	for _, a := range arms {
+		if a.name == "setwarden" {
+			a.pid, a.ready, a.bin = server.cmd.Process.Pid, up.ready, bin
+		}
+	}
 	cs := loadClient(t, env.Config)
 	for _, a := range arms {
 		if err := createNamespaceWithService(ctx, env.Client, armNamespace(a)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// Every arm must decide as setwarden does before any figure is taken.
+	checkVerdicts(t, env, cs, arms)
+	time.Sleep(settle)
+	readRSS(t, arms, func(a *apiArm, m memoryFigures) { a.idleRSS = m })
+	host, err := url.Parse(env.Config.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apiPID := apiServerPID(host.Port())
+	if apiPID == 0 {
+		t.Fatalf("no kube-apiserver process serving %s", env.Config.Host)
 	}
 	rate := envInt("SETWARDEN_PERF_API_RATE", 50)
 	// 3,000 creates an arm: a p99 of 1,000 moved several-fold between runs.
@@ -95,11 +131,28 @@ func TestAPIServerAdmission(t *testing.T) {
 	fmt.Printf("perf: api server: %d rounds of %s per arm at %d creates/s (half StatefulSets, half agent DaemonSets)\n", rounds, each, rate)
 	for round := range rounds {
 		for _, a := range arms {
-			runArm(t, env, cs, a, round, rate, each)
+			runArm(t, env, cs, a, apiPID, round, rate, each)
 		}
 	}
+	readRSS(t, arms, func(a *apiArm, m memoryFigures) { a.afterRSS = m })
 	reportArms(t, arms)
+	reportEngines(t, arms)
 	reportWebhookTime(t, server)
+}
+
+// readRSS reads the resident memory of every arm's engine process.
+func readRSS(t *testing.T, arms []*apiArm, set func(*apiArm, memoryFigures)) {
+	t.Helper()
+	for _, a := range arms {
+		if a.pid == 0 {
+			continue
+		}
+		m, err := procMemory(a.pid)
+		if err != nil {
+			t.Fatalf("arm %s: %v", a.name, err)
+		}
+		set(a, m)
+	}
 }
 
 // reportWebhookTime prints the mean time setwarden itself took per call
@@ -121,9 +174,11 @@ func reportWebhookTime(t *testing.T, server *process) {
 	}
 }
 
-// apiArms returns the three arms; the setwarden arm's webhook
-// configurations are the chart's, pointed at the server on port.
-func apiArms(t *testing.T, port int, caPEM []byte) []*apiArm {
+// apiArms returns the arms: no admission, setwarden, the native policies,
+// and a peer arm per running peer engine. The setwarden arm's webhook
+// configurations are the chart's, pointed at the server on port; the peers'
+// have the same scope.
+func apiArms(t *testing.T, port int, caPEM []byte, engines []*peerProcess) []*apiArm {
 	t.Helper()
 	mutating, validating, err := framework.LoadWebhookConfigurations()
 	if err != nil {
@@ -149,47 +204,84 @@ func apiArms(t *testing.T, port int, caPEM []byte) []*apiArm {
 	newArm := func(name, denial string, tolerations int, objs []client.Object) *apiArm {
 		return &apiArm{name: name, objects: objs, denial: denial, tolerations: tolerations, all: &recorder{}, sts: &recorder{}, ds: &recorder{}, errs: &firstError{}}
 	}
-	return []*apiArm{
+	arms := []*apiArm{
 		newArm("none", "", 0, nil),
 		newArm("setwarden", `admission webhook "validate.setwarden.dev" denied`, 2, hooks),
 		newArm("native", nativeValidatingName, 2, nativePolicies(t)),
 	}
+	for _, p := range engines {
+		a := newArm(p.name, p.denial(), 2, p.webhooks(t))
+		a.pid, a.ready, a.bin = p.cmd.Process.Pid, p.ready, p.bin
+		arms = append(arms, a)
+	}
+	return arms
 }
 
 // runArm installs the arm, checks that the API server applies it, sends a
-// second of warm-up load, measures, then removes the arm and waits until
-// the API server no longer applies it.
-func runArm(t *testing.T, env *framework.Env, cs *kubernetes.Clientset, a *apiArm, round, rate int, d time.Duration) {
+// second of warm-up load, measures (latencies, and the CPU time of the
+// engine and of kube-apiserver, process apiPID), then removes the arm and
+// waits until the API server no longer applies it.
+func runArm(t *testing.T, env *framework.Env, cs *kubernetes.Clientset, a *apiArm, apiPID, round, rate int, d time.Duration) {
 	t.Helper()
 	ctx := t.Context()
-	for _, obj := range a.objects {
-		obj := fresh(obj)
-		if err := env.Client.Create(ctx, obj); err != nil {
-			t.Fatalf("%s: creating %T %s: %v", a.name, obj, obj.GetName(), err)
-		}
-	}
-	waited := waitForArm(t, cs, armNamespace(a), a.denial, a.tolerations)
+	waited := installArm(t, env, cs, a)
 	fmt.Printf("perf: api server: round %d: arm %s in effect after %s\n", round+1, a.name, waited.Round(time.Millisecond))
 	ns := armNamespace(a)
 	openLoopCreates(ctx, cs, ns, a.tolerations, rate, time.Second, &apiArm{all: &recorder{}, sts: &recorder{}, ds: &recorder{}, errs: &firstError{}})
+	cpu0, api0 := mustCPU(t, a.pid), mustCPU(t, apiPID)
 	start := time.Now()
 	this := &apiArm{all: &recorder{}, sts: &recorder{}, ds: &recorder{}, errs: a.errs}
 	openLoopCreates(ctx, cs, ns, a.tolerations, rate, d, this)
 	elapsed := time.Since(start)
+	a.cpu += mustCPU(t, a.pid) - cpu0
+	a.apiCPU += mustCPU(t, apiPID) - api0
 	a.elapsed += elapsed
-	fmt.Printf("perf: api server: round %d: arm %-9s %s\n", round+1, a.name, this.all.result(elapsed))
+	fmt.Printf("perf: api server: round %d: arm %-10s %s\n", round+1, a.name, this.all.result(elapsed))
 	merge(a.all, this.all)
 	merge(a.sts, this.sts)
 	merge(a.ds, this.ds)
+	if len(a.objects) > 0 {
+		waited := removeArm(t, env, cs, a)
+		fmt.Printf("perf: api server: round %d: arm %s gone after %s\n", round+1, a.name, waited.Round(time.Millisecond))
+	}
+}
+
+// installArm creates the arm's objects and waits until the API server
+// applies them.
+func installArm(t *testing.T, env *framework.Env, cs *kubernetes.Clientset, a *apiArm) time.Duration {
+	t.Helper()
 	for _, obj := range a.objects {
-		if err := env.Client.Delete(ctx, fresh(obj)); err != nil {
+		obj := fresh(obj)
+		if err := env.Client.Create(t.Context(), obj); err != nil {
+			t.Fatalf("%s: creating %T %s: %v", a.name, obj, obj.GetName(), err)
+		}
+	}
+	return waitForArm(t, cs, armNamespace(a), a.denial, a.tolerations)
+}
+
+// removeArm deletes the arm's objects and waits until the API server no
+// longer applies them.
+func removeArm(t *testing.T, env *framework.Env, cs *kubernetes.Clientset, a *apiArm) time.Duration {
+	t.Helper()
+	for _, obj := range a.objects {
+		if err := env.Client.Delete(t.Context(), fresh(obj)); err != nil {
 			t.Fatalf("%s: deleting %T %s: %v", a.name, obj, obj.GetName(), err)
 		}
 	}
-	if len(a.objects) > 0 {
-		waited := waitForArm(t, cs, ns, "", 0)
-		fmt.Printf("perf: api server: round %d: arm %s gone after %s\n", round+1, a.name, waited.Round(time.Millisecond))
+	return waitForArm(t, cs, armNamespace(a), "", 0)
+}
+
+// mustCPU is process pid's CPU time so far; 0 for pid 0.
+func mustCPU(t *testing.T, pid int) time.Duration {
+	t.Helper()
+	if pid == 0 {
+		return 0
 	}
+	d, err := cpuTime(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 // validStatefulSet is the mix's valid StatefulSet with claims the API
@@ -306,14 +398,16 @@ func openLoopCreates(ctx context.Context, cs *kubernetes.Clientset, ns string, t
 	wg.Wait()
 }
 
+// reportArms emits each arm's create latencies and the latency each arm
+// adds over no admission (arms[0]).
 func reportArms(t *testing.T, arms []*apiArm) {
 	t.Helper()
 	p99, p50 := map[string]float64{}, map[string]float64{}
 	for _, a := range arms {
 		res := a.all.result(a.elapsed)
-		fmt.Printf("perf: api server arm %-9s all:         %s\n", a.name, res)
-		fmt.Printf("perf: api server arm %-9s StatefulSet: %s\n", a.name, a.sts.result(a.elapsed))
-		fmt.Printf("perf: api server arm %-9s DaemonSet:   %s\n", a.name, a.ds.result(a.elapsed))
+		fmt.Printf("perf: api server arm %-10s all:         %s\n", a.name, res)
+		fmt.Printf("perf: api server arm %-10s StatefulSet: %s\n", a.name, a.sts.result(a.elapsed))
+		fmt.Printf("perf: api server arm %-10s DaemonSet:   %s\n", a.name, a.ds.result(a.elapsed))
 		if err := a.errs.get(); err != nil {
 			t.Errorf("arm %s: %d creates failed; first: %v", a.name, res.Failed, err)
 		}
@@ -322,12 +416,21 @@ func reportArms(t *testing.T, arms []*apiArm) {
 			Note: fmt.Sprintf("p50 %.2f p90 %.2f max %.2f ms, %d creates at %.0f/s", ms(res.Percentile(50)), ms(res.Percentile(90)),
 				ms(res.Max()), res.Sent, res.Throughput())})
 	}
+	// Each arm's added latency, with a 95 % interval: the medians move less
+	// with the machine's load than the tails do.
+	none := arms[0]
+	for _, a := range arms[1:] {
+		for _, q := range []float64{99, 50} {
+			v, lo, hi := addedPercentile(a, none, q)
+			limit := 0.0
+			if a.name == "setwarden" && q == 99 {
+				limit = 1
+			}
+			emit(t, Record{Target: 3, Figure: fmt.Sprintf("%s added p%.0f over no admission", armLabel(a.name), q), Value: v, Unit: "ms",
+				Limit: limit, Note: fmt.Sprintf("95%% interval %.2f to %.2f ms", lo, hi)})
+		}
+	}
 	sw, native := p99["setwarden"]-p99["none"], p99["native"]-p99["none"]
-	emit(t, Record{Target: 3, Figure: "setwarden added p99 over no admission", Value: sw, Unit: "ms", Limit: 1})
-	emit(t, Record{Target: 3, Figure: "native policies added p99 over no admission", Value: native, Unit: "ms"})
-	// The medians move less with the machine's load than the tails do.
-	emit(t, Record{Target: 3, Figure: "setwarden added p50 over no admission", Value: p50["setwarden"] - p50["none"], Unit: "ms"})
-	emit(t, Record{Target: 3, Figure: "native policies added p50 over no admission", Value: p50["native"] - p50["none"], Unit: "ms"})
 	if native <= 0 {
 		emit(t, Record{Target: 3, Figure: "setwarden/native added p99", Unit: "×",
 			Note: "undefined: the native policies added nothing measurable over no admission"})
