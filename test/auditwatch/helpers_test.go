@@ -35,8 +35,8 @@ type watcher struct {
 }
 
 // startWatcher starts a watcher as the audit ServiceAccount, with a short
-// Lease so that a handover takes seconds.
-func startWatcher(name string) (*watcher, error) {
+// Lease so that a handover takes seconds, and the extra flags.
+func startWatcher(name string, extra ...string) (*watcher, error) {
 	metrics, err := framework.FreePort()
 	if err != nil {
 		return nil, err
@@ -45,13 +45,13 @@ func startWatcher(name string) (*watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	proc, err := framework.StartProcess(bin, filepath.Join(env.Dir(), name+".log"), "audit", "--watch",
-		"--kubeconfig", saKubeconfig,
+	args := append([]string{"audit", "--watch", "--kubeconfig", saKubeconfig,
 		"--metrics-bind-address", fmt.Sprintf("127.0.0.1:%d", metrics),
 		"--health-probe-bind-address", fmt.Sprintf("127.0.0.1:%d", probe),
 		"--leader-election-namespace", framework.Namespace, "--leader-election-id", "setwarden-audit",
 		"--leader-election-lease-duration", "4s", "--leader-election-renew-deadline", "3s", "--leader-election-retry-period", "500ms",
-		"--nodes-debounce", "200ms", "--zap-log-level", "debug")
+		"--nodes-debounce", "200ms", "--zap-log-level", "debug"}, extra...)
+	proc, err := framework.StartProcess(bin, filepath.Join(env.Dir(), name+".log"), args...)
 	if err != nil {
 		return nil, err
 	}

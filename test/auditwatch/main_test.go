@@ -67,7 +67,7 @@ func run(m *testing.M) (int, error) {
 	if leader, err = startWatcher("leader"); err != nil {
 		return 1, err
 	}
-	defer leader.stop()
+	defer func() { leader.stop() }() // the leader in place when the tests end
 	if err := leader.waitPasses(1); err != nil {
 		return 1, fmt.Errorf("%w\n%s", err, leader.log())
 	}

@@ -2,6 +2,8 @@ package auditwatch
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -309,6 +311,89 @@ func countWorkloads(t *testing.T, c client.Client) int {
 		}
 	}
 	return n
+}
+
+// TestConfigFileWithoutEvents runs a watcher with --config FILE and
+// --events=false in the leader's place (the leader steps down, and a new one
+// takes over at the end): it reports what the file's PolicyConfig finds,
+// raises no Event, follows a change of the file, and keeps its PolicyConfig
+// when the file turns invalid.
+func TestConfigFileWithoutEvents(t *testing.T) {
+	c := adminClient(t)
+	config := filepath.Join(t.TempDir(), "policyconfig.yaml")
+	writeConfig := func(text string) {
+		t.Helper()
+		if err := os.WriteFile(config, []byte("apiVersion: setwarden.dev/v1alpha1\nkind: PolicyConfig\n"+text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeConfig("rules:\n  statefulset-service-name: {action: \"Off\"}\n")
+	leader.stop()
+	file, err := startWatcher("config-file", "--config", config, "--config-poll-interval", "200ms", "--events=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		file.stop()
+		if leader, err = startWatcher("leader-after-config-file"); err == nil {
+			err = leader.waitPasses(1)
+		}
+		if err != nil {
+			t.Errorf("restarting the leader: %v", err)
+		}
+	})
+	if err := file.waitPasses(1); err != nil {
+		t.Fatalf("%v\n%s", err, file.log())
+	}
+
+	ns := newNamespace(t)
+	sts, deploy := framework.BrokenStatefulSet(ns), fragileDeployment(ns)
+	for _, obj := range []client.Object{sts, deploy} {
+		if err := c.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitReport(t, c, deploy, "toleration-value-fragile")
+	rep := waitReport(t, c, sts, "statefulset-volume-claim-templates")
+	for _, r := range rep.Results {
+		if r.Policy == "statefulset-service-name" {
+			t.Errorf("the StatefulSet's Report has %s, which the file's PolicyConfig turns Off", r.Policy)
+		}
+	}
+	time.Sleep(time.Second)
+	if got := file.metric(t, events); got != 0 {
+		t.Errorf("--events=false raised %v Events", got)
+	}
+	if n := len(violationEvents(t, deploy)) + len(violationEvents(t, sts)); n != 0 {
+		t.Errorf("--events=false: %d PolicyViolation Events in the namespace", n)
+	}
+
+	// A change of the file is followed: the rule turned Off loses its Report.
+	reloads := `setwarden_audit_config_reloads_total{result="success"}`
+	before := file.metric(t, reloads)
+	writeConfig("rules:\n  toleration-value-fragile: {action: \"Off\"}\n")
+	framework.WaitFor(t, "the changed file reloaded", 30*time.Second, func() bool { return file.metric(t, reloads) > before })
+	waitNoReport(t, c, deploy)
+	waitReport(t, c, sts, "statefulset-service-name")
+
+	// An invalid file is refused and the PolicyConfig in force stays.
+	passesBefore := file.metric(t, passes)
+	writeConfig("rules:\n  no-such-rule: {action: Deny}\n")
+	framework.WaitFor(t, "the invalid file refused", 30*time.Second, func() bool {
+		return file.metric(t, `setwarden_audit_config_reloads_total{result="error"}`) >= 1
+	})
+	time.Sleep(time.Second)
+	if got := file.metric(t, passes); got != passesBefore {
+		t.Errorf("an invalid file started a pass")
+	}
+	if _, ok := reportOf(t, c, ns, deploy); ok {
+		t.Errorf("the invalid file's PolicyConfig was applied: the Deployment has a Report again")
+	}
+	for _, obj := range []client.Object{sts, deploy} {
+		if err := c.Delete(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestLeaderHandover runs last: a standby takes over from the leader that
