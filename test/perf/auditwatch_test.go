@@ -193,30 +193,12 @@ func printHeapProfile(t *testing.T, p *process, dir string) {
 func startAuditWatch(t *testing.T, bin, kubeconfig, dir string) *process {
 	t.Helper()
 	p := &process{name: "audit-watch", log: filepath.Join(dir, "audit-watch.log"), done: make(chan struct{})}
-	for _, port := range []*int{&p.probePort, &p.metricsPort, &p.pprofPort} {
-		var err error
-		if *port, err = framework.FreePort(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	freePorts(t, &p.probePort, &p.metricsPort, &p.pprofPort)
 	p.cmd = exec.Command(bin, "audit", "--watch", "--kubeconfig", kubeconfig,
 		"--leader-election-namespace", framework.Namespace,
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(p.metricsPort),
 		"--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(p.probePort),
 		"--pprof-bind-address", "127.0.0.1:"+strconv.Itoa(p.pprofPort), "--zap-log-level", "info")
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
+	p.started = startLogged(t, p.cmd, p.log, p.done)
 	return p
 }

@@ -227,30 +227,12 @@ func (pe *peer) start(t *testing.T, env *framework.Env) *peerProcess {
 	}
 	p := &peerProcess{peer: pe, bin: pe.binary(), dir: t.TempDir(), done: make(chan struct{})}
 	p.log = filepath.Join(p.dir, pe.name+".log")
-	for _, port := range []*int{&p.port, &p.probePort, &p.metricsPort} {
-		var err error
-		if *port, err = framework.FreePort(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	freePorts(t, &p.port, &p.probePort, &p.metricsPort)
 	p.writeCert(t)
 	pe.prepare(t, env, p)
-	f, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
 	p.cmd = exec.Command(p.bin, pe.args(p, env.Kubeconfig)...)
 	p.cmd.Env = append(os.Environ(), pe.env(p)...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
+	p.started = startLogged(t, p.cmd, p.log, p.done)
 	t.Cleanup(p.stop)
 	p.waitReady(t)
 	fmt.Printf("perf: peers: %s ready %s after start (log %s)\n", pe.name, p.ready.Round(time.Millisecond), p.log)

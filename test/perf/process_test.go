@@ -144,33 +144,48 @@ type process struct {
 func startServer(t *testing.T, bin, kubeconfig, dir, name string, extraArgs ...string) *process {
 	t.Helper()
 	p := &process{name: name, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
-	for _, port := range []*int{&p.port, &p.probePort, &p.metricsPort} {
-		var err error
-		if *port, err = framework.FreePort(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	f, err := os.Create(p.log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	freePorts(t, &p.port, &p.probePort, &p.metricsPort)
 	p.cmd = exec.Command(bin, "serve", "--kubeconfig", kubeconfig,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--cert-dir", dir,
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(p.metricsPort),
 		"--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(p.probePort),
 		"--zap-log-level", "info")
 	p.cmd.Args = append(p.cmd.Args, extraArgs...)
-	p.cmd.Stdout, p.cmd.Stderr = f, f
-	p.started = time.Now()
-	if err := p.cmd.Start(); err != nil {
+	p.started = startLogged(t, p.cmd, p.log, p.done)
+	return p
+}
+
+// freePorts sets each port to a free TCP port of 127.0.0.1.
+func freePorts(t *testing.T, ports ...*int) {
+	t.Helper()
+	for _, port := range ports {
+		var err error
+		if *port, err = framework.FreePort(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// startLogged starts cmd with its output in the file log, closes done when
+// it ends, and returns when it started.
+func startLogged(t *testing.T, cmd *exec.Cmd, log string, done chan struct{}) time.Time {
+	t.Helper()
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = f, f
+	started := time.Now()
+	if err := cmd.Start(); err != nil {
+		f.Close()
 		t.Fatal(err)
 	}
 	go func() {
-		_ = p.cmd.Wait()
+		_ = cmd.Wait()
 		f.Close()
-		close(p.done)
+		close(done)
 	}()
-	return p
+	return started
 }
 
 // stop kills the process, once.
