@@ -505,3 +505,30 @@ func TestDistChart(t *testing.T) {
 		t.Errorf("image %+v, want the digest of dist/setwarden-image.tar, %s, and the tag appVersion", values.Image, digest)
 	}
 }
+
+// maxLinuxAMD64Binary is the size budget of the linux/amd64 binary. It is
+// 42 MB since charts render on internal/helm/template; it was 59 MB while a
+// standard text/template execution was reachable, which makes the linker
+// keep every exported method of every type used through an interface, and
+// `setwarden serve` then held 11 MiB more resident memory
+// (internal/helm/template's package comment).
+const maxLinuxAMD64Binary = 48 << 20
+
+// TestDistBinarySizeBudget fails when the shipped binary jumps past its
+// budget, which is how such a regression shows before make bench measures
+// the memory it costs.
+func TestDistBinarySizeBudget(t *testing.T) {
+	dist := distDir(t)
+	if !slices.Contains(distPlatforms(t, dist), "linux/amd64") {
+		t.Skip("the dist holds no linux/amd64 binary")
+	}
+	info, err := os.Stat(filepath.Join(dist, "setwarden_linux_amd64", "setwarden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Size() > maxLinuxAMD64Binary {
+		t.Errorf("the linux/amd64 binary is %.1f MiB, over its budget of %d MiB: look for a text/template execution "+
+			"(or another reflect method lookup by a name known only at run time) that became reachable, comparing "+
+			"`go tool nm -size -sort size` of this build with one within the budget", float64(info.Size())/(1<<20), maxLinuxAMD64Binary>>20)
+	}
+}
