@@ -12,9 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	corev1helpers "k8s.io/component-helpers/scheduling/corev1"
-	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
-	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 )
 
@@ -250,53 +247,6 @@ func topologyDomains(nodes []*corev1.Node, key string) (domains int, bounded boo
 	}
 	return values.Len(), true
 }
-
-// eligibleNodes returns the nodes the scheduler may place the pods on: they
-// match the nodeSelector and required node affinity, and every NoSchedule or
-// NoExecute taint is tolerated. A cordoned node counts as tainted with
-// node.kubernetes.io/unschedulable:NoSchedule, as the NodeUnschedulable
-// plugin reads it.
-func eligibleNodes(spec *corev1.PodSpec, nodes []*corev1.Node) []*corev1.Node {
-	var eligible []*corev1.Node
-	placement := nodeaffinity.NewRequiredNodeAffinity(spec.NodeSelector, spec.Affinity)
-	for _, node := range nodes {
-		if ok, _ := placement.Match(node); !ok {
-			continue
-		}
-		if _, untolerated := untoleratedTaint(spec.Tolerations, node); !untolerated {
-			eligible = append(eligible, node)
-		}
-	}
-	return eligible
-}
-
-// untoleratedTaint returns the first taint of node that keeps pods with
-// these tolerations from being scheduled there, as the TaintToleration
-// plugin reads them (the Gt and Lt toleration operators are alpha and off by
-// default). A cordoned node counts as tainted with
-// node.kubernetes.io/unschedulable:NoSchedule, as the NodeUnschedulable
-// plugin reads it. The taints of a node's condition are not counted
-// (conditionTaints).
-func untoleratedTaint(tolerations []corev1.Toleration, node *corev1.Node) (corev1.Taint, bool) {
-	taints := node.Spec.Taints
-	if node.Spec.Unschedulable {
-		taints = append(slices.Clone(taints), corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule})
-	}
-	return corev1helpers.FindMatchingUntoleratedTaint(klog.Background(), taints, tolerations, func(t *corev1.Taint) bool {
-		return (t.Effect == corev1.TaintEffectNoSchedule || t.Effect == corev1.TaintEffectNoExecute) && !conditionTaints.Has(t.Key)
-	}, false)
-}
-
-// conditionTaints are the taints the node lifecycle controller sets while a
-// node is not ready, unreachable or under pressure, and lifts when the
-// condition clears (kube-apiserver's TaintNodesByCondition plugin puts
-// not-ready on every new Node; the cloud controller, uninitialized). They
-// describe a node's state now, not where the pods may go, so the placement
-// rules do not count a node out for them: a node that is briefly not ready
-// does not make a workload unschedulable.
-var conditionTaints = sets.New(
-	corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable, corev1.TaintNodeMemoryPressure, corev1.TaintNodeDiskPressure,
-	corev1.TaintNodePIDPressure, corev1.TaintNodeNetworkUnavailable, "node.cloudprovider.kubernetes.io/uninitialized")
 
 // inclusion says whether a term reaches some pods: surely, possibly (it
 // depends on namespace labels the admission request does not carry), or not.
