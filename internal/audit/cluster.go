@@ -7,11 +7,11 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/pager"
 
@@ -211,11 +211,8 @@ func eachPaged(ctx context.Context, list listFunc, pageSize int64, fn func(obj r
 const maxListRestarts = 3
 
 // storageKey orders objects as the API server's storage does: namespace,
-// then name.
+// then name (client-go's namespace/name key).
 func storageKey(obj runtime.Object) string {
-	m, err := meta.Accessor(obj)
-	if err != nil {
-		return ""
-	}
-	return m.GetNamespace() + "/" + m.GetName()
+	key, _ := cache.MetaNamespaceKeyFunc(obj)
+	return key
 }

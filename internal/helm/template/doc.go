@@ -41,8 +41,10 @@
 //
 // The copy does not get the standard library's fixes by itself: when
 // go.mod's toolchain line moves, copy text/template (and internal/fmtsort)
-// of that release again and keep the two changes (the fmtsort import and
-// the methodByName call in evalField). It passes text/template's own tests
+// of that release again and keep the lines marked "changed by setwarden"
+// (the fmtsort import, the methodByName call in evalField, and a comment of
+// fmtsort cut short of a tracker reference); TestCopiesMatchTheirUpstream
+// in internal/helm/engine fails until the copy matches. It passes text/template's own tests
 // when methodByName is v.MethodByName(name); with the list, only the tests
 // that call methods of their own test types fail.
 //

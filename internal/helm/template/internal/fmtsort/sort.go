@@ -52,7 +52,7 @@ func Sort(mapValue reflect.Value) SortedMap {
 	}
 	// Note: this code is arranged to not panic even in the presence
 	// of a concurrent map update. The runtime is responsible for
-	// yelling loudly if that happens. See issue 33275.
+	// yelling loudly if that happens. // changed by setwarden: was a comment ending in a tracker reference
 	n := mapValue.Len()
 	sorted := make(SortedMap, 0, n)
 	iter := mapValue.MapRange()
