@@ -176,23 +176,9 @@ func waitHealthy(p *Process, port int) error {
 // kills if the test binary dies first, so a crashed test leaves no scheduler
 // behind.
 func startKilledWithParent(bin, log string, args ...string) (*Process, error) {
-	f, err := os.Create(log)
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = f, f
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, err
-	}
-	p := &Process{Log: log, cmd: cmd, done: make(chan error, 1)}
-	go func() {
-		p.done <- cmd.Wait()
-		f.Close()
-	}()
-	return p, nil
+	return startLogged(cmd, log)
 }
 
 // Stop stops KWOK, the controller manager and the scheduler, each with

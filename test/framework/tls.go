@@ -59,11 +59,15 @@ type Process struct {
 
 // StartProcess starts bin with args, logging to log.
 func StartProcess(bin, log string, args ...string) (*Process, error) {
+	return startLogged(exec.Command(bin, args...), log)
+}
+
+// startLogged starts cmd with its output in the file log.
+func startLogged(cmd *exec.Cmd, log string) (*Process, error) {
 	f, err := os.Create(log)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = f, f
 	if err := cmd.Start(); err != nil {
 		f.Close()

@@ -192,13 +192,13 @@ func printHeapProfile(t *testing.T, p *process, dir string) {
 // startAuditWatch starts `setwarden audit --watch` against kubeconfig.
 func startAuditWatch(t *testing.T, bin, kubeconfig, dir string) *process {
 	t.Helper()
-	p := &process{name: "audit-watch", log: filepath.Join(dir, "audit-watch.log"), done: make(chan struct{})}
+	p := &process{name: "audit-watch"}
 	freePorts(t, &p.probePort, &p.metricsPort, &p.pprofPort)
-	p.cmd = exec.Command(bin, "audit", "--watch", "--kubeconfig", kubeconfig,
+	cmd := exec.Command(bin, "audit", "--watch", "--kubeconfig", kubeconfig,
 		"--leader-election-namespace", framework.Namespace,
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(p.metricsPort),
 		"--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(p.probePort),
 		"--pprof-bind-address", "127.0.0.1:"+strconv.Itoa(p.pprofPort), "--zap-log-level", "info")
-	p.started = startLogged(t, p.cmd, p.log, p.done)
+	p.launch(t, cmd, filepath.Join(dir, "audit-watch.log"))
 	return p
 }

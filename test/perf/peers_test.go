@@ -68,10 +68,7 @@ type peerProcess struct {
 	caPEM                        []byte
 	tlsCert, tlsKey, caCert      []byte
 	caKey                        []byte
-	cmd                          *exec.Cmd
-	started                      time.Time
-	log                          string
-	done                         chan struct{}
+	logged
 	// ready is the time from start to the readiness probe's first success.
 	ready time.Duration
 }
@@ -225,14 +222,14 @@ func (pe *peer) start(t *testing.T, env *framework.Env) *peerProcess {
 	if _, err := envtest.InstallCRDs(env.Config, envtest.CRDInstallOptions{Paths: dirs, ErrorIfPathMissing: true}); err != nil {
 		t.Fatalf("%s: installing its CRDs from %s: %v", pe.name, mod, err)
 	}
-	p := &peerProcess{peer: pe, bin: pe.binary(), dir: t.TempDir(), done: make(chan struct{})}
+	p := &peerProcess{peer: pe, bin: pe.binary(), dir: t.TempDir()}
 	p.log = filepath.Join(p.dir, pe.name+".log")
 	freePorts(t, &p.port, &p.probePort, &p.metricsPort)
 	p.writeCert(t)
 	pe.prepare(t, env, p)
-	p.cmd = exec.Command(p.bin, pe.args(p, env.Kubeconfig)...)
-	p.cmd.Env = append(os.Environ(), pe.env(p)...)
-	p.started = startLogged(t, p.cmd, p.log, p.done)
+	cmd := exec.Command(p.bin, pe.args(p, env.Kubeconfig)...)
+	cmd.Env = append(os.Environ(), pe.env(p)...)
+	p.launch(t, cmd, p.log)
 	t.Cleanup(p.stop)
 	p.waitReady(t)
 	fmt.Printf("perf: peers: %s ready %s after start (log %s)\n", pe.name, p.ready.Round(time.Millisecond), p.log)
@@ -292,16 +289,6 @@ func (p *peerProcess) waitReady(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	t.Fatalf("%s not ready within 60s (last probe: %s); errors in its log:\n%s", p.name, last, tail(errorLines(readFile(p.log)), 4000))
-}
-
-func (p *peerProcess) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
 }
 
 // installPolicies creates the peer's policies from test/perf/peers/<name>/.

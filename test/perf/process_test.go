@@ -131,27 +131,65 @@ func writeServingCert(t *testing.T, dir string) (*tls.Config, []byte) {
 	return &tls.Config{RootCAs: pool, ServerName: "localhost", MinVersion: tls.VersionTLS12}, certs.EncodeCerts(ca.Cert)
 }
 
-// process is a `setwarden serve` process.
+// logged is a process whose output goes to a log file.
+type logged struct {
+	cmd     *exec.Cmd
+	log     string
+	started time.Time
+	// done is closed when the process has ended.
+	done chan struct{}
+}
+
+// launch starts cmd with its output in the file log.
+func (l *logged) launch(t *testing.T, cmd *exec.Cmd, log string) {
+	t.Helper()
+	f, err := os.Create(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.cmd, l.log, l.done = cmd, log, make(chan struct{})
+	cmd.Stdout, cmd.Stderr = f, f
+	l.started = time.Now()
+	if err := cmd.Start(); err != nil {
+		f.Close()
+		t.Fatal(err)
+	}
+	go func() {
+		_ = cmd.Wait()
+		f.Close()
+		close(l.done)
+	}()
+}
+
+// stop kills the process, once.
+func (l *logged) stop() {
+	select {
+	case <-l.done:
+		return
+	default:
+	}
+	_ = l.cmd.Process.Kill()
+	<-l.done
+}
+
+// process is a `setwarden serve` or `setwarden audit --watch` process.
 type process struct {
+	logged
 	name                                    string
-	cmd                                     *exec.Cmd
-	started                                 time.Time
 	port, probePort, metricsPort, pprofPort int
-	log                                     string
-	done                                    chan struct{}
 }
 
 func startServer(t *testing.T, bin, kubeconfig, dir, name string, extraArgs ...string) *process {
 	t.Helper()
-	p := &process{name: name, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	p := &process{name: name}
 	freePorts(t, &p.port, &p.probePort, &p.metricsPort)
-	p.cmd = exec.Command(bin, "serve", "--kubeconfig", kubeconfig,
+	cmd := exec.Command(bin, "serve", "--kubeconfig", kubeconfig,
 		"--host", "127.0.0.1", "--port", strconv.Itoa(p.port), "--cert-dir", dir,
 		"--metrics-bind-address", "127.0.0.1:"+strconv.Itoa(p.metricsPort),
 		"--health-probe-bind-address", "127.0.0.1:"+strconv.Itoa(p.probePort),
 		"--zap-log-level", "info")
-	p.cmd.Args = append(p.cmd.Args, extraArgs...)
-	p.started = startLogged(t, p.cmd, p.log, p.done)
+	cmd.Args = append(cmd.Args, extraArgs...)
+	p.launch(t, cmd, filepath.Join(dir, name+".log"))
 	return p
 }
 
@@ -164,39 +202,6 @@ func freePorts(t *testing.T, ports ...*int) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// startLogged starts cmd with its output in the file log, closes done when
-// it ends, and returns when it started.
-func startLogged(t *testing.T, cmd *exec.Cmd, log string, done chan struct{}) time.Time {
-	t.Helper()
-	f, err := os.Create(log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = f, f
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		t.Fatal(err)
-	}
-	go func() {
-		_ = cmd.Wait()
-		f.Close()
-		close(done)
-	}()
-	return started
-}
-
-// stop kills the process, once.
-func (p *process) stop() {
-	select {
-	case <-p.done:
-		return
-	default:
-	}
-	_ = p.cmd.Process.Kill()
-	<-p.done
 }
 
 // startup holds the times from process start to the probes that saw the
